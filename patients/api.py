@@ -1,0 +1,93 @@
+"""Patients and referrals API (spec section 5). Thin: saves go through the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import routers
+
+from patients import services
+from patients.models import Patient, Referral
+from spasticity.api_base import AuditedSerializer, AuditedViewSet
+from spasticity.roles import PERMS
+
+
+class PatientSerializer(AuditedSerializer):
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "mrn",
+            "given_name",
+            "family_name",
+            "birth_date",
+            "sex",
+            "diagnosis",
+            "gmfcs_level",
+            "weight_kg",
+            "height_cm",
+            "assigned_doctor",
+            "assigned_nurse",
+            "reliable_transport",
+            "travel_burden",
+            "plans_to_move",
+            "pathway_stage",
+            "version",
+            "change_reason",
+            "voided",
+        ]
+        read_only_fields = ["pathway_stage"]
+
+
+class ReferralSerializer(AuditedSerializer):
+    class Meta:
+        model = Referral
+        fields = [
+            "id",
+            "patient",
+            "received_on",
+            "referring_clinician",
+            "referring_service",
+            "reason",
+            "status",
+            "decline_reason",
+            "decided_on",
+            "version",
+            "change_reason",
+            "voided",
+        ]
+        read_only_fields = ["decided_on"]
+
+
+class PatientViewSet(AuditedViewSet):
+    serializer_class = PatientSerializer
+    write_permission = PERMS.EDIT_PATIENT
+    filterset_fields = ["diagnosis", "pathway_stage", "assigned_nurse"]
+
+    def get_queryset(self) -> Any:
+        return Patient.objects.order_by("family_name", "given_name", "pk")
+
+    def save_record(self, instance: Patient, *, by: Any, expected_version: int | None, reason: str) -> None:
+        services.patient_save(instance, by=by, expected_version=expected_version, reason=reason)
+
+
+class ReferralViewSet(AuditedViewSet):
+    serializer_class = ReferralSerializer
+    write_permission = PERMS.MANAGE_REFERRAL
+    filterset_fields = ["patient", "status"]
+
+    def get_queryset(self) -> Any:
+        return Referral.objects.order_by("-received_on", "-pk")
+
+    def save_record(self, instance: Referral, *, by: Any, expected_version: int | None, reason: str) -> None:
+        if instance.status != Referral.Status.NEW and not instance.decided_on:
+            instance.decided_by = by
+            from spasticity.timeutil import clinic_today
+
+            instance.decided_on = clinic_today()
+        services.referral_save(instance, by=by, expected_version=expected_version, reason=reason)
+
+
+def register(router: routers.DefaultRouter) -> None:
+    router.register("patients", PatientViewSet, basename="patient")
+    router.register("referrals", ReferralViewSet, basename="referral")

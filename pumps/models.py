@@ -1,0 +1,1 @@
+"""Pumps, dose programs and refills (built in the pumps issue)."""

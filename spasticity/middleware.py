@@ -1,0 +1,56 @@
+"""End a signed-in session after a period with no requests (a shared clinic tablet)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+
+LAST_SEEN_KEY = "last_seen_epoch_s"
+
+
+class IdleSessionTimeoutMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated and hasattr(request, "session"):
+            now_s = int(time.time())
+            last_seen_s = request.session.get(LAST_SEEN_KEY)
+            idle_limit_s = settings.SESSION_IDLE_TIMEOUT_MINUTES * 60
+            if last_seen_s is not None and now_s - int(last_seen_s) > idle_limit_s:
+                logout(request)
+            else:
+                request.session[LAST_SEEN_KEY] = now_s
+        return self.get_response(request)
+
+
+class ClinicRoleRequiredMiddleware:
+    """A signed-in user who holds no clinic role sees no page but the sign-in/out pages.
+
+    Anonymous users are sent to the login page by Django's LoginRequiredMiddleware;
+    the API checks roles itself (spasticity.api_permissions) and answers 401/403.
+    """
+
+    OPEN_PREFIXES = ("/accounts/", "/static/", "/api/")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.core.exceptions import PermissionDenied
+
+        from spasticity.roles import roles_of
+
+        user = request.user
+        if (
+            user.is_authenticated
+            and not user.is_superuser
+            and not request.path.startswith(self.OPEN_PREFIXES)
+            and not roles_of(user)
+        ):
+            raise PermissionDenied("Your account has no clinic role. Ask an administrator.")
+        return self.get_response(request)

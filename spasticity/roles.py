@@ -1,0 +1,88 @@
+"""The five clinic roles and what each may write (spec section 1).
+
+This is the one table of who-may-write-what. The data migration turns it into Django
+groups and permissions; views and API endpoints check ``user.has_perm(PERMS.X)``, so
+every access rule is greppable by its permission name. Every role reads everything.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    REHAB_DOCTOR = "rehab_doctor"
+    PUMP_NURSE = "pump_nurse"
+    PHYSICAL_THERAPIST = "physical_therapist"
+    NEUROSURGEON = "neurosurgeon"
+    ADMINISTRATOR = "administrator"
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.REHAB_DOCTOR: "Rehabilitation doctor",
+    Role.PUMP_NURSE: "Pump nurse",
+    Role.PHYSICAL_THERAPIST: "Physical / occupational therapist",
+    Role.NEUROSURGEON: "Neurosurgeon",
+    Role.ADMINISTRATOR: "Clinic administrator",
+}
+
+
+@dataclass(frozen=True)
+class Capability:
+    codename: str
+    description: str
+    roles: frozenset[Role]
+
+
+def _cap(codename: str, description: str, *roles: Role) -> Capability:
+    return Capability(codename, description, frozenset(roles))
+
+
+DOCTOR, NURSE, PT, SURGEON, ADMIN = (
+    Role.REHAB_DOCTOR,
+    Role.PUMP_NURSE,
+    Role.PHYSICAL_THERAPIST,
+    Role.NEUROSURGEON,
+    Role.ADMINISTRATOR,
+)
+
+CAPABILITIES: tuple[Capability, ...] = (
+    _cap("edit_patient", "Create and edit patient records", DOCTOR, NURSE, ADMIN),
+    _cap("edit_patient_clinical", "Edit oral medicines and clinical notes", DOCTOR, NURSE),
+    _cap("manage_referral", "Record and decide referrals", DOCTOR, NURSE, ADMIN),
+    _cap("plan_trial", "Book intrathecal trials and their bolus dose", DOCTOR, NURSE),
+    _cap("record_tone", "Record tone assessments and trial observations", DOCTOR, NURSE, PT),
+    _cap("sign_trial", "Sign off a trial outcome", DOCTOR),
+    _cap("manage_goal", "Set and review goals", DOCTOR, NURSE, PT),
+    _cap("record_surgery", "Record implant, replacement, revision and explant", DOCTOR, SURGEON),
+    _cap("change_dose", "Change a pump's dose program", DOCTOR, NURSE),
+    _cap("record_refill", "Record a pump refill", DOCTOR, NURSE),
+    _cap("handle_alert", "Acknowledge and snooze alerts", DOCTOR, NURSE, ADMIN),
+    _cap("edit_pump_catalogue", "Edit the pump model catalogue", ADMIN),
+    _cap("schedule_visit", "Schedule visits", DOCTOR, NURSE, ADMIN),
+)
+
+
+class PERMS:
+    """Full permission names, for ``has_perm`` and ``permission_required``."""
+
+    EDIT_PATIENT = "spasticity.edit_patient"
+    EDIT_PATIENT_CLINICAL = "spasticity.edit_patient_clinical"
+    MANAGE_REFERRAL = "spasticity.manage_referral"
+    PLAN_TRIAL = "spasticity.plan_trial"
+    RECORD_TONE = "spasticity.record_tone"
+    SIGN_TRIAL = "spasticity.sign_trial"
+    MANAGE_GOAL = "spasticity.manage_goal"
+    RECORD_SURGERY = "spasticity.record_surgery"
+    CHANGE_DOSE = "spasticity.change_dose"
+    RECORD_REFILL = "spasticity.record_refill"
+    HANDLE_ALERT = "spasticity.handle_alert"
+    EDIT_PUMP_CATALOGUE = "spasticity.edit_pump_catalogue"
+    SCHEDULE_VISIT = "spasticity.schedule_visit"
+
+
+def roles_of(user: object) -> set[Role]:
+    """The clinic roles a user holds (by group slug)."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    names = {g.name for g in user.groups.all()}  # type: ignore[attr-defined]
+    return {role for role in Role if role.value in names}

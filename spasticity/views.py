@@ -1,0 +1,105 @@
+"""Shared views: home, history of any audited record, voiding, and the base edit views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+from django.views.generic import CreateView, UpdateView
+
+from spasticity.audit import void_record
+from spasticity.forms import AuditedModelForm
+from spasticity.history import history_entries
+from spasticity.models import ClinicalRecord
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Each role lands on the page it starts its day on."""
+    return redirect("patients:list")
+
+
+def audited_model(model_label: str) -> type[ClinicalRecord]:
+    try:
+        model = apps.get_model(model_label)
+    except (LookupError, ValueError) as error:
+        raise Http404("No such record type.") from error
+    if not issubclass(model, ClinicalRecord):
+        raise Http404("No such record type.")
+    return model
+
+
+def record_history(request: HttpRequest, model_label: str, pk: int) -> HttpResponse:
+    model = audited_model(model_label)
+    record = get_object_or_404(model, pk=pk)
+    context = {
+        "record": record,
+        "entries": history_entries(record),
+        "model_name": model._meta.verbose_name,
+    }
+    return render(request, "history.html", context)
+
+
+class VoidRecordView(View):
+    """Void (never delete) a clinical record, with a reason; needs the record's write permission."""
+
+    def post(self, request: HttpRequest, model_label: str, pk: int) -> HttpResponse:
+        model = audited_model(model_label)
+        if not model.WRITE_PERMISSION or not request.user.has_perm(model.WRITE_PERMISSION):
+            raise PermissionDenied
+        record = get_object_or_404(model, pk=pk)
+        try:
+            void_record(record, by=request.user, reason=request.POST.get("reason", ""))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"{model._meta.verbose_name.capitalize()} voided.")
+        return HttpResponseRedirect(request.POST.get("next") or "/")
+
+
+class AuditedEditMixin(PermissionRequiredMixin):
+    """Create/update views whose save goes through a service.
+
+    Subclasses set ``permission_required`` and implement ``save_record(form)``. A
+    service's ValidationError (including a stale edit) is shown on the form and
+    nothing is saved: the whole save is one transaction.
+    """
+
+    raise_exception = True
+    template_name = "form_page.html"
+    page_title = ""
+
+    def save_record(self, form: AuditedModelForm) -> None:
+        raise NotImplementedError
+
+    def form_valid(self, form: AuditedModelForm) -> HttpResponse:
+        try:
+            with transaction.atomic():
+                self.save_record(form)
+        except ValidationError as error:
+            form.add_service_error(error)
+            return self.form_invalid(form)  # type: ignore[attr-defined,no-any-return]
+        except IntegrityError:
+            form.add_error(None, "This clashes with a record saved at the same moment; please check and try again.")
+            return self.form_invalid(form)  # type: ignore[attr-defined,no-any-return]
+        messages.success(self.request, f"Saved {form.instance}.")  # type: ignore[attr-defined]
+        return HttpResponseRedirect(self.get_success_url())  # type: ignore[attr-defined]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]
+        context["page_title"] = self.page_title
+        return context
+
+
+class AuditedCreateView(AuditedEditMixin, CreateView):  # type: ignore[type-arg]
+    pass
+
+
+class AuditedUpdateView(AuditedEditMixin, UpdateView):  # type: ignore[type-arg]
+    pass

@@ -1,0 +1,1 @@
+"""Intrathecal trials and goals (built in the trials issue)."""
