@@ -88,6 +88,7 @@ class AuditedEditMixin(PermissionRequiredMixin):
         except IntegrityError:
             form.add_error(None, "This clashes with a record saved at the same moment; please check and try again.")
             return self.form_invalid(form)  # type: ignore[attr-defined,no-any-return]
+        self.object = form.instance
         messages.success(self.request, f"Saved {form.instance}.")  # type: ignore[attr-defined]
         return HttpResponseRedirect(self.get_success_url())  # type: ignore[attr-defined]
 

@@ -15,3 +15,11 @@ def model_label(record: Any) -> str:
 @register.simple_tag
 def history_url(record: Any) -> str:
     return reverse("record_history", args=[model_label(record), record.pk])
+
+
+@register.filter
+def staff_name(user: Any) -> str:
+    """A staff member's full name, falling back to the username; a dash for nobody."""
+    if user is None:
+        return "—"
+    return str(user.get_full_name() or user.username)

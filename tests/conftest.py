@@ -1,0 +1,100 @@
+"""Shared personas: one user per role, plus an outsider with no role."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from spasticity.roles import Role
+from tests.factories import UserFactory
+
+# The sync Playwright API runs an event loop; the ORM refuses sync calls under it (tests only).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def doctor(db: None) -> User:
+    return UserFactory(username="dr_doyle", first_name="Dana", last_name="Doyle", role=Role.REHAB_DOCTOR)
+
+
+@pytest.fixture
+def nurse(db: None) -> User:
+    return UserFactory(username="nurse_nash", first_name="Nia", last_name="Nash", role=Role.PUMP_NURSE)
+
+
+@pytest.fixture
+def therapist(db: None) -> User:
+    return UserFactory(username="pt_parker", first_name="Pat", last_name="Parker", role=Role.PHYSICAL_THERAPIST)
+
+
+@pytest.fixture
+def surgeon(db: None) -> User:
+    return UserFactory(username="ns_singh", first_name="Sam", last_name="Singh", role=Role.NEUROSURGEON)
+
+
+@pytest.fixture
+def administrator(db: None) -> User:
+    return UserFactory(username="admin_adams", first_name="Ada", last_name="Adams", role=Role.ADMINISTRATOR)
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    return UserFactory(username="outsider_otto", first_name="Otto", last_name="Out")
+
+
+@pytest.fixture
+def personas(
+    doctor: User, nurse: User, therapist: User, surgeon: User, administrator: User, outsider: User
+) -> dict[str, User]:
+    return {
+        "rehab_doctor": doctor,
+        "pump_nurse": nurse,
+        "physical_therapist": therapist,
+        "neurosurgeon": surgeon,
+        "administrator": administrator,
+        "outsider": outsider,
+    }
+
+
+@pytest.fixture
+def client_as() -> Callable[[User], Client]:
+    def make(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_as() -> Callable[[User], object]:
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def make(user: User) -> APIClient:
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
