@@ -8,6 +8,7 @@ to review, and ``spasticity.clinic`` turns it into typed settings objects.
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -129,15 +130,16 @@ AXES_RESET_ON_SUCCESS = True
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'", "'nonce'"],
-        "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
-        "font-src": ["'self'"],
-        "connect-src": ["'self'"],
-        "frame-ancestors": ["'none'"],
-        "form-action": ["'self'"],
-        "base-uri": ["'self'"],
+        "default-src": [SELF],
+        # Inline scripts run only with the per-request nonce; no 'unsafe-inline' anywhere.
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
     }
 }
 
@@ -190,6 +192,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Serve Swagger UI from the installed package: clinic networks are often closed.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -197,6 +200,10 @@ SPECTACULAR_SETTINGS = {
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "redis://127.0.0.1:6379/0")
 CELERY_TIMEZONE = TIME_ZONE
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Zero-setup demo without Redis: Kombu's folder queue (see spasticity/management/commands/run_demo.py).
+    _BROKER_FOLDER = str(BASE_DIR / ".demo-broker")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": _BROKER_FOLDER, "data_folder_out": _BROKER_FOLDER}
 
 # Clinic settings: the tunable clinical rules (spec section 2). Defaults are the spec's.
 CLINIC = {

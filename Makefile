@@ -1,0 +1,53 @@
+# ITB Clinic: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := .stamps
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test lint typecheck pytest install assets services system-deps clean
+
+$(STAMP)/venv: requirements.txt requirements-dev.txt
+	@mkdir -p $(STAMP)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@
+
+install: $(STAMP)/venv
+
+$(STAMP)/assets: package.json package-lock.json scripts/vendor_assets.sh
+	@mkdir -p $(STAMP)
+	./scripts/vendor_assets.sh
+	@touch $@
+
+assets: $(STAMP)/assets
+
+## make demo: a working demo on an embedded SQLite database, seeded, with the jobs running.
+demo: install assets
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py run_demo
+
+system-deps:
+	./scripts/system_deps.sh
+
+services:
+	./scripts/ensure_services.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy .
+
+pytest: install assets services system-deps
+	DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/spasticity} \
+	  $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+## make test: every test on PostgreSQL and Redis, plus ruff and mypy.
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) $(STAMP) node_modules static/vendor staticfiles demo.sqlite3

@@ -1,0 +1,85 @@
+"""The demo caseload: staff logins per role and patients at every stage (used by seed_demo)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from django.contrib.auth.models import User
+
+from patients.models import Diagnosis, Patient, Referral
+from patients.services import patient_refresh_stage
+from spasticity.roles import Role
+
+DEMO_STAFF = {
+    Role.REHAB_DOCTOR: ("doctor", "Dana", "Doyle"),
+    Role.PUMP_NURSE: ("nurse", "Nia", "Nash"),
+    Role.PHYSICAL_THERAPIST: ("therapist", "Pat", "Parker"),
+    Role.NEUROSURGEON: ("surgeon", "Sam", "Singh"),
+    Role.ADMINISTRATOR: ("admin", "Ada", "Adams"),
+}
+SECOND_NURSE = ("nurse2", "Noor", "Nolan")
+
+
+def seed_staff() -> dict[str, User]:
+    from tests.factories import UserFactory
+
+    staff: dict[str, User] = {}
+    for role, (username, first, last) in DEMO_STAFF.items():
+        staff[role.value] = UserFactory(username=username, first_name=first, last_name=last, role=role)
+    username, first, last = SECOND_NURSE
+    staff["pump_nurse_2"] = UserFactory(username=username, first_name=first, last_name=last, role=Role.PUMP_NURSE)
+    return staff
+
+
+def seed_patients(*, staff: dict[str, User], count: int, today: dt.date) -> list[Patient]:
+    """Patients with caregivers, oral medicines and a referral each, spread over diagnoses."""
+    from tests.factories import CaregiverFactory, OralMedicineFactory, PatientFactory, ReferralFactory
+
+    rng = random.Random(2026)
+    diagnoses = [Diagnosis.CEREBRAL_PALSY] * 6 + [
+        Diagnosis.SPINAL_CORD_INJURY,
+        Diagnosis.BRAIN_INJURY,
+        Diagnosis.MULTIPLE_SCLEROSIS,
+        Diagnosis.HEREDITARY_SPASTIC_PARAPLEGIA,
+    ]
+    nurses = [staff["pump_nurse"], staff["pump_nurse_2"]]
+    patients = []
+    for index in range(count):
+        patient = PatientFactory(
+            diagnosis=diagnoses[index % len(diagnoses)],
+            assigned_doctor=staff["rehab_doctor"],
+            assigned_nurse=nurses[index % 2],
+        )
+        CaregiverFactory(patient=patient)
+        OralMedicineFactory(patient=patient)
+        ReferralFactory(
+            patient=patient,
+            received_on=today - dt.timedelta(days=rng.randint(400, 1500)),
+            status=Referral.Status.ACCEPTED,
+            decided_on=today - dt.timedelta(days=rng.randint(100, 390)),
+            decided_by=staff["rehab_doctor"],
+        )
+        patients.append(patient)
+    return patients
+
+
+def seed_referral_stages(*, staff: dict[str, User], today: dt.date) -> None:
+    """New referrals waiting in the inbox, and one declined."""
+    from tests.factories import CaregiverFactory, PatientFactory, ReferralFactory
+
+    for days_ago in (2, 5, 9):
+        patient = PatientFactory(assigned_nurse=staff["pump_nurse"], assigned_doctor=staff["rehab_doctor"])
+        CaregiverFactory(patient=patient)
+        ReferralFactory(patient=patient, received_on=today - dt.timedelta(days=days_ago))
+    declined = PatientFactory(assigned_nurse=staff["pump_nurse_2"])
+    ReferralFactory(
+        patient=declined,
+        received_on=today - dt.timedelta(days=60),
+        status=Referral.Status.DECLINED,
+        decline_reason="Family chose to continue oral medicines and botulinum toxin for now.",
+        decided_on=today - dt.timedelta(days=40),
+        decided_by=staff["rehab_doctor"],
+    )
+    for patient in Patient.objects.all():
+        patient_refresh_stage(patient, by=staff["rehab_doctor"], today=today)
