@@ -86,3 +86,21 @@ def roles_of(user: object) -> set[Role]:
         return set()
     names = {g.name for g in user.groups.all()}  # type: ignore[attr-defined]
     return {role for role in Role if role.value in names}
+
+
+def sync_role_groups(group_model: type, permission_model: type, content_type_model: type) -> None:
+    """Create the role groups and give each exactly its capabilities' permissions.
+
+    Used by the data migration (with historical models) and by the test factories,
+    because a transactional test's flush empties the groups table.
+    """
+    content_type, _ = content_type_model.objects.get_or_create(  # type: ignore[attr-defined]
+        app_label="spasticity", model="clinicpermission"
+    )
+    groups = {role: group_model.objects.get_or_create(name=role.value)[0] for role in Role}  # type: ignore[attr-defined]
+    for capability in CAPABILITIES:
+        permission, _ = permission_model.objects.get_or_create(  # type: ignore[attr-defined]
+            content_type=content_type, codename=capability.codename, defaults={"name": capability.description}
+        )
+        for role in capability.roles:
+            groups[role].permissions.add(permission)

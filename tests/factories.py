@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Any
 
 import factory
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
+from django.contrib.contenttypes.models import ContentType
 
 from patients.models import Caregiver, Diagnosis, OralMedicine, Patient, Referral, Sex
-from spasticity.roles import Role
+from spasticity.roles import Role, sync_role_groups
 
 DEMO_PASSWORD = "itb-demo-2026"
 
@@ -29,6 +30,9 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def role(self, create: bool, extracted: Role | str | None, **kwargs: Any) -> None:
         if create and extracted:
+            if not Group.objects.filter(name=str(extracted)).exists():
+                # A transactional test's flush emptied the groups the migration made.
+                sync_role_groups(Group, Permission, ContentType)
             self.groups.add(Group.objects.get(name=str(extracted)))
 
 

@@ -4,21 +4,11 @@ from django.db import migrations
 
 
 def create_roles(apps, schema_editor):  # type: ignore[no-untyped-def]
-    from spasticity.roles import CAPABILITIES, Role
+    from spasticity.roles import sync_role_groups
 
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    content_type, _ = ContentType.objects.get_or_create(app_label="spasticity", model="clinicpermission")
-    groups = {role: Group.objects.get_or_create(name=role.value)[0] for role in Role}
-    for capability in CAPABILITIES:
-        permission, _ = Permission.objects.get_or_create(
-            content_type=content_type,
-            codename=capability.codename,
-            defaults={"name": capability.description},
-        )
-        for role in capability.roles:
-            groups[role].permissions.add(permission)
+    sync_role_groups(
+        apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"), apps.get_model("contenttypes", "ContentType")
+    )
 
 
 def remove_roles(apps, schema_editor):  # type: ignore[no-untyped-def]
