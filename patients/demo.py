@@ -26,9 +26,11 @@ def seed_staff() -> dict[str, User]:
 
     staff: dict[str, User] = {}
     for role, (username, first, last) in DEMO_STAFF.items():
-        staff[role.value] = UserFactory(username=username, first_name=first, last_name=last, role=role)
+        staff[role.value] = UserFactory.create(username=username, first_name=first, last_name=last, role=role)
     username, first, last = SECOND_NURSE
-    staff["pump_nurse_2"] = UserFactory(username=username, first_name=first, last_name=last, role=Role.PUMP_NURSE)
+    staff["pump_nurse_2"] = UserFactory.create(
+        username=username, first_name=first, last_name=last, role=Role.PUMP_NURSE
+    )
     return staff
 
 
@@ -36,7 +38,7 @@ def seed_patients(*, staff: dict[str, User], count: int, today: dt.date) -> list
     """Patients with caregivers, oral medicines and a referral each, spread over diagnoses."""
     from tests.factories import CaregiverFactory, OralMedicineFactory, PatientFactory, ReferralFactory
 
-    rng = random.Random(2026)
+    rng = random.Random(2026)  # noqa: S311  (demo data, not security)
     diagnoses = [Diagnosis.CEREBRAL_PALSY] * 6 + [
         Diagnosis.SPINAL_CORD_INJURY,
         Diagnosis.BRAIN_INJURY,
@@ -46,7 +48,7 @@ def seed_patients(*, staff: dict[str, User], count: int, today: dt.date) -> list
     nurses = [staff["pump_nurse"], staff["pump_nurse_2"]]
     patients = []
     for index in range(count):
-        patient = PatientFactory(
+        patient: Patient = PatientFactory.create(
             diagnosis=diagnoses[index % len(diagnoses)],
             assigned_doctor=staff["rehab_doctor"],
             assigned_nurse=nurses[index % 2],
@@ -69,10 +71,12 @@ def seed_referral_stages(*, staff: dict[str, User], today: dt.date) -> None:
     from tests.factories import CaregiverFactory, PatientFactory, ReferralFactory
 
     for days_ago in (2, 5, 9):
-        patient = PatientFactory(assigned_nurse=staff["pump_nurse"], assigned_doctor=staff["rehab_doctor"])
-        CaregiverFactory(patient=patient)
-        ReferralFactory(patient=patient, received_on=today - dt.timedelta(days=days_ago))
-    declined = PatientFactory(assigned_nurse=staff["pump_nurse_2"])
+        new_patient: Patient = PatientFactory.create(
+            assigned_nurse=staff["pump_nurse"], assigned_doctor=staff["rehab_doctor"]
+        )
+        CaregiverFactory(patient=new_patient)
+        ReferralFactory(patient=new_patient, received_on=today - dt.timedelta(days=days_ago))
+    declined: Patient = PatientFactory.create(assigned_nurse=staff["pump_nurse_2"])
     ReferralFactory(
         patient=declined,
         received_on=today - dt.timedelta(days=60),

@@ -20,7 +20,10 @@ def patient_list(
     if q.strip():
         for term in q.split():
             patients = patients.filter(
-                Q(mrn__iexact=term) | Q(mrn__istartswith=term) | Q(family_name__icontains=term) | Q(given_name__icontains=term)
+                Q(mrn__iexact=term)
+                | Q(mrn__istartswith=term)
+                | Q(family_name__icontains=term)
+                | Q(given_name__icontains=term)
             )
     if stage:
         patients = patients.filter(pathway_stage=stage)
@@ -74,7 +77,9 @@ def referral_events(patient: Patient) -> list[TimelineEvent]:
         )
         if referral.decided_on:
             title = f"Referral {referral.get_status_display().lower()}"
-            events.append(TimelineEvent(on=referral.decided_on, kind="referral", title=title, detail=referral.decline_reason))
+            events.append(
+                TimelineEvent(on=referral.decided_on, kind="referral", title=title, detail=referral.decline_reason)
+            )
     return events
 
 

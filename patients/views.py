@@ -72,7 +72,7 @@ class PatientCreateView(AuditedCreateView):
     permission_required = PERMS.EDIT_PATIENT
     page_title = "New patient"
 
-    def save_record(self, form: PatientForm) -> None:  # type: ignore[override]
+    def save_record(self, form: PatientForm) -> None:
         services.patient_save(form.instance, by=self.request.user)
 
 
@@ -82,7 +82,7 @@ class PatientUpdateView(AuditedUpdateView):
     permission_required = PERMS.EDIT_PATIENT
     page_title = "Edit patient"
 
-    def save_record(self, form: PatientForm) -> None:  # type: ignore[override]
+    def save_record(self, form: PatientForm) -> None:
         services.patient_save(
             form.instance, by=self.request.user, expected_version=form.expected_version, reason=form.change_reason_text
         )
@@ -112,7 +112,7 @@ class CaregiverCreateView(PatientChildMixin, AuditedCreateView):
     permission_required = PERMS.EDIT_PATIENT
     page_title = "Add caregiver"
 
-    def save_record(self, form: CaregiverForm) -> None:  # type: ignore[override]
+    def save_record(self, form: CaregiverForm) -> None:
         services.caregiver_save(form.instance, by=self.request.user)
 
 
@@ -122,7 +122,7 @@ class CaregiverUpdateView(PatientChildMixin, AuditedUpdateView):
     permission_required = PERMS.EDIT_PATIENT
     page_title = "Edit caregiver"
 
-    def save_record(self, form: CaregiverForm) -> None:  # type: ignore[override]
+    def save_record(self, form: CaregiverForm) -> None:
         services.caregiver_save(
             form.instance, by=self.request.user, expected_version=form.expected_version, reason=form.change_reason_text
         )
@@ -134,7 +134,7 @@ class OralMedicineCreateView(PatientChildMixin, AuditedCreateView):
     permission_required = PERMS.EDIT_PATIENT_CLINICAL
     page_title = "Add oral anti-spasticity medicine"
 
-    def save_record(self, form: OralMedicineForm) -> None:  # type: ignore[override]
+    def save_record(self, form: OralMedicineForm) -> None:
         services.oral_medicine_save(form.instance, by=self.request.user)
 
 
@@ -144,7 +144,7 @@ class OralMedicineUpdateView(PatientChildMixin, AuditedUpdateView):
     permission_required = PERMS.EDIT_PATIENT_CLINICAL
     page_title = "Edit oral medicine and wean plan"
 
-    def save_record(self, form: OralMedicineForm) -> None:  # type: ignore[override]
+    def save_record(self, form: OralMedicineForm) -> None:
         services.oral_medicine_save(
             form.instance, by=self.request.user, expected_version=form.expected_version, reason=form.change_reason_text
         )
@@ -156,7 +156,7 @@ class ReferralCreateView(PatientChildMixin, AuditedCreateView):
     permission_required = PERMS.MANAGE_REFERRAL
     page_title = "New referral"
 
-    def save_record(self, form: ReferralForm) -> None:  # type: ignore[override]
+    def save_record(self, form: ReferralForm) -> None:
         services.referral_save(form.instance, by=self.request.user)
 
 
@@ -166,7 +166,7 @@ class ReferralUpdateView(PatientChildMixin, AuditedUpdateView):
     permission_required = PERMS.MANAGE_REFERRAL
     page_title = "Edit referral"
 
-    def save_record(self, form: ReferralForm) -> None:  # type: ignore[override]
+    def save_record(self, form: ReferralForm) -> None:
         services.referral_save(
             form.instance, by=self.request.user, expected_version=form.expected_version, reason=form.change_reason_text
         )

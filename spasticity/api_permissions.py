@@ -25,4 +25,4 @@ class RolePermission(BasePermission):
             return True
         action = getattr(view, "action", None)
         required = getattr(view, "action_permissions", {}).get(action) or getattr(view, "write_permission", None)
-        return bool(required) and user.has_perm(required)
+        return isinstance(required, str) and bool(required) and user.has_perm(required)

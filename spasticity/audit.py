@@ -7,6 +7,7 @@ that a save based on a stale copy is refused (optimistic concurrency, as in Opal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -51,6 +52,20 @@ def check_version(record: ClinicalRecord, expected_version: int | None) -> None:
         raise StaleEditError()
 
 
+# Hooks run after a record of the given model is voided, in the same transaction, so that
+# values derived from it (e.g. a pump's stored alarm date) are recomputed at once. A hook
+# may raise ValidationError to refuse the voiding; nothing is then saved.
+AfterVoidHook = Callable[[ClinicalRecord, Any], None]
+AFTER_VOID_HOOKS: dict[type[ClinicalRecord], list[AfterVoidHook]] = {}
+
+
+def register_after_void(model: type[ClinicalRecord], hook: AfterVoidHook) -> None:
+    """Apps call this from ``AppConfig.ready``; ``hook(record, by)`` runs after each voiding."""
+    hooks = AFTER_VOID_HOOKS.setdefault(model, [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
 @transaction.atomic
 def void_record(record: ClinicalRecord, *, by: Any, reason: str) -> None:
     """Void a clinical record: it stays in the database and in every history."""
@@ -62,6 +77,8 @@ def void_record(record: ClinicalRecord, *, by: Any, reason: str) -> None:
     record.voided_by = by
     record.void_reason = reason.strip()
     audited_save(record, by=by, reason=f"Voided: {reason.strip()}")
+    for hook in AFTER_VOID_HOOKS.get(type(record), []):
+        hook(record, by)
 
 
 def record_save(record: ClinicalRecord, *, by: Any, expected_version: int | None = None, reason: str = "") -> None:

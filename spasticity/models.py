@@ -23,6 +23,9 @@ class ClinicPermission(models.Model):
         default_permissions = ()
         permissions = [(c.codename, c.description) for c in CAPABILITIES]
 
+    def __str__(self) -> str:
+        return "clinic permissions"
+
 
 class ClinicalRecordQuerySet(models.QuerySet):
     def active(self) -> ClinicalRecordQuerySet:

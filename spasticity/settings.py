@@ -7,8 +7,12 @@ to review, and ``spasticity.clinic`` turns it into typed settings objects.
 
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from csp.constants import NONCE, NONE, SELF
+
+# Lets generic views be subscripted (CreateView[Model, Form]) for the type checker.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

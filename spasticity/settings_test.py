@@ -5,8 +5,8 @@ import os
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spasticity")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 
-from spasticity.settings import *  # noqa: E402,F403
-from spasticity.settings import env  # noqa: E402
+from spasticity.settings import *  # noqa: F403
+from spasticity.settings import env
 
 DATABASES = {"default": env.db("DATABASE_URL")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

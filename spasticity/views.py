@@ -13,9 +13,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import CreateView, UpdateView
+from django.views.generic.edit import ModelFormMixin
 
 from spasticity.audit import void_record
-from spasticity.forms import AuditedModelForm
 from spasticity.history import history_entries
 from spasticity.models import ClinicalRecord
 
@@ -59,11 +59,11 @@ class VoidRecordView(View):
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            messages.success(request, f"{model._meta.verbose_name.capitalize()} voided.")
+            messages.success(request, f"{str(model._meta.verbose_name).capitalize()} voided.")
         return HttpResponseRedirect(request.POST.get("next") or "/")
 
 
-class AuditedEditMixin(PermissionRequiredMixin):
+class AuditedEditMixin(PermissionRequiredMixin, ModelFormMixin[Any, Any]):
     """Create/update views whose save goes through a service.
 
     Subclasses set ``permission_required`` and implement ``save_record(form)``. A
@@ -71,36 +71,37 @@ class AuditedEditMixin(PermissionRequiredMixin):
     nothing is saved: the whole save is one transaction.
     """
 
+    request: HttpRequest
     raise_exception = True
-    template_name = "form_page.html"
+    template_name: str | None = "form_page.html"
     page_title = ""
 
-    def save_record(self, form: AuditedModelForm) -> None:
+    def save_record(self, form: Any) -> None:
         raise NotImplementedError
 
-    def form_valid(self, form: AuditedModelForm) -> HttpResponse:
+    def form_valid(self, form: Any) -> HttpResponse:
         try:
             with transaction.atomic():
                 self.save_record(form)
         except ValidationError as error:
             form.add_service_error(error)
-            return self.form_invalid(form)  # type: ignore[attr-defined,no-any-return]
+            return self.form_invalid(form)
         except IntegrityError:
             form.add_error(None, "This clashes with a record saved at the same moment; please check and try again.")
-            return self.form_invalid(form)  # type: ignore[attr-defined,no-any-return]
+            return self.form_invalid(form)
         self.object = form.instance
-        messages.success(self.request, f"Saved {form.instance}.")  # type: ignore[attr-defined]
-        return HttpResponseRedirect(self.get_success_url())  # type: ignore[attr-defined]
+        messages.success(self.request, f"Saved {form.instance}.")
+        return HttpResponseRedirect(self.get_success_url())
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]
+        context: dict[str, Any] = super().get_context_data(**kwargs)
         context["page_title"] = self.page_title
         return context
 
 
-class AuditedCreateView(AuditedEditMixin, CreateView):  # type: ignore[type-arg]
+class AuditedCreateView(AuditedEditMixin, CreateView[Any, Any]):
     pass
 
 
-class AuditedUpdateView(AuditedEditMixin, UpdateView):  # type: ignore[type-arg]
+class AuditedUpdateView(AuditedEditMixin, UpdateView[Any, Any]):
     pass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import factory
 from django.contrib.auth.models import Group, Permission, User
@@ -13,6 +12,16 @@ from patients.models import Caregiver, Diagnosis, OralMedicine, Patient, Referra
 from spasticity.roles import Role, sync_role_groups
 
 DEMO_PASSWORD = "itb-demo-2026"
+
+
+def assign_role(user: User, create: bool, role: Role | str | None) -> None:
+    """Put the user in their role's group (``UserFactory(role=Role.PUMP_NURSE)``)."""
+    if not (create and role):
+        return
+    if not Group.objects.filter(name=str(role)).exists():
+        # A transactional test's flush emptied the groups the migration made.
+        sync_role_groups(Group, Permission, ContentType)
+    user.groups.add(Group.objects.get(name=str(role)))
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -27,13 +36,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda u: f"{u.username}@clinic.example")
     password = factory.django.Password(DEMO_PASSWORD)
 
-    @factory.post_generation
-    def role(self, create: bool, extracted: Role | str | None, **kwargs: Any) -> None:
-        if create and extracted:
-            if not Group.objects.filter(name=str(extracted)).exists():
-                # A transactional test's flush emptied the groups the migration made.
-                sync_role_groups(Group, Permission, ContentType)
-            self.groups.add(Group.objects.get(name=str(extracted)))
+    role = factory.PostGeneration(lambda user, create, extracted, **kwargs: assign_role(user, create, extracted))
 
 
 class PatientFactory(factory.django.DjangoModelFactory):

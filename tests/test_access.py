@@ -60,7 +60,9 @@ def test_anonymous_requests_are_sent_to_login_or_refused(client, path, name):
     for method in ("get", "post"):
         response = getattr(client, method)(path)
         if path.startswith("/api/"):
-            assert response.status_code in (401, 403), f"{method.upper()} {path} ({name}) answered {response.status_code}"
+            assert response.status_code in (401, 403), (
+                f"{method.upper()} {path} ({name}) answered {response.status_code}"
+            )
         else:
             assert response.status_code == 302, f"{method.upper()} {path} ({name}) answered {response.status_code}"
             assert "/login/" in response["Location"], f"{path} redirected to {response['Location']}"

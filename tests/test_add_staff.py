@@ -28,7 +28,7 @@ def test_add_staff_changes_the_role_of_an_existing_user():
 def test_add_staff_refuses_an_unknown_role_and_a_weak_password():
     with pytest.raises(CommandError):
         call_command("add_staff", "x", "--role", "janitor", "--password", "correct-horse-42")
-    with pytest.raises(CommandError, match="too short|too common"):
+    with pytest.raises(CommandError, match=r"too short|too common"):
         call_command("add_staff", "y", "--role", "administrator", "--password", "abc")
     assert not User.objects.filter(username__in=["x", "y"]).exists()
 

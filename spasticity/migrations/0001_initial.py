@@ -4,22 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ClinicPermission',
+            name="ClinicPermission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
             ],
             options={
-                'permissions': [('edit_patient', 'Create and edit patient records'), ('edit_patient_clinical', 'Edit oral medicines and clinical notes'), ('manage_referral', 'Record and decide referrals'), ('plan_trial', 'Book intrathecal trials and their bolus dose'), ('record_tone', 'Record tone assessments and trial observations'), ('sign_trial', 'Sign off a trial outcome'), ('manage_goal', 'Set and review goals'), ('record_surgery', 'Record implant, replacement, revision and explant'), ('change_dose', "Change a pump's dose program"), ('record_refill', 'Record a pump refill'), ('handle_alert', 'Acknowledge and snooze alerts'), ('edit_pump_catalogue', 'Edit the pump model catalogue'), ('schedule_visit', 'Schedule visits')],
-                'managed': False,
-                'default_permissions': (),
+                "permissions": [
+                    ("edit_patient", "Create and edit patient records"),
+                    ("edit_patient_clinical", "Edit oral medicines and clinical notes"),
+                    ("manage_referral", "Record and decide referrals"),
+                    ("plan_trial", "Book intrathecal trials and their bolus dose"),
+                    ("record_tone", "Record tone assessments and trial observations"),
+                    ("sign_trial", "Sign off a trial outcome"),
+                    ("manage_goal", "Set and review goals"),
+                    ("record_surgery", "Record implant, replacement, revision and explant"),
+                    ("change_dose", "Change a pump's dose program"),
+                    ("record_refill", "Record a pump refill"),
+                    ("handle_alert", "Acknowledge and snooze alerts"),
+                    ("edit_pump_catalogue", "Edit the pump model catalogue"),
+                    ("schedule_visit", "Schedule visits"),
+                ],
+                "managed": False,
+                "default_permissions": (),
             },
         ),
     ]

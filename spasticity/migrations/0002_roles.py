@@ -7,7 +7,9 @@ def create_roles(apps, schema_editor):  # type: ignore[no-untyped-def]
     from spasticity.roles import sync_role_groups
 
     sync_role_groups(
-        apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"), apps.get_model("contenttypes", "ContentType")
+        apps.get_model("auth", "Group"),
+        apps.get_model("auth", "Permission"),
+        apps.get_model("contenttypes", "ContentType"),
     )
 
 

@@ -24,7 +24,10 @@ TODAY = dt.date(2026, 11, 21)
         (PathwayFacts(latest_referral_status="accepted", has_planned_trial=True), PathwayStage.TRIAL_PLANNED),
         (PathwayFacts(has_planned_trial=True, has_performed_trial=True), PathwayStage.TRIAL_DONE),
         (PathwayFacts(has_performed_trial=True, has_signed_positive_trial=True), PathwayStage.AWAITING_IMPLANT),
-        (PathwayFacts(has_performed_trial=True, has_signed_negative_trial_at_max_dose=True), PathwayStage.NOT_CANDIDATE),
+        (
+            PathwayFacts(has_performed_trial=True, has_signed_negative_trial_at_max_dose=True),
+            PathwayStage.NOT_CANDIDATE,
+        ),
         (
             PathwayFacts(has_signed_positive_trial=True, has_active_pump=True, last_dose_change_on=TODAY),
             PathwayStage.TITRATION,
@@ -37,7 +40,10 @@ TODAY = dt.date(2026, 11, 21)
             PathwayFacts(has_active_pump=True, last_dose_change_on=TODAY - dt.timedelta(days=60)),
             PathwayStage.MAINTENANCE,
         ),
-        (PathwayFacts(has_active_pump=True, has_explanted_pump=True, last_dose_change_on=TODAY), PathwayStage.TITRATION),
+        (
+            PathwayFacts(has_active_pump=True, has_explanted_pump=True, last_dose_change_on=TODAY),
+            PathwayStage.TITRATION,
+        ),
         (PathwayFacts(has_signed_positive_trial=True, has_explanted_pump=True), PathwayStage.EXPLANTED),
     ],
 )

@@ -61,7 +61,7 @@ class Command(BaseCommand):
         os.environ["CELERY_BROKER_URL"] = broker
         from spasticity.celery import app
 
-        app.conf.broker_url = broker
+        app.conf.update(broker_url=broker)
         command = [sys.executable, "-m", "celery", "-A", "spasticity", "worker", "--beat", "--pool=solo"]
         command += ["--loglevel=WARNING", "--schedule", str(Path(settings.BASE_DIR) / ".demo-beat-schedule")]
         self.stdout.write("Starting the Celery worker and beat (the daily alert scan and digest).")
