@@ -5,7 +5,10 @@ from rest_framework import routers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
 
+import alerts.api
 import patients.api
+import pumps.api
+import trials.api
 
 
 class TokenView(ObtainAuthToken):
@@ -16,9 +19,13 @@ class TokenView(ObtainAuthToken):
 
 router = routers.DefaultRouter()
 patients.api.register(router)
+trials.api.register(router)
+pumps.api.register(router)
+alerts.api.register(router)
 
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api_token"),
+    *alerts.api.report_urlpatterns(),
     path("", include(router.urls)),
 ]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
 # Lets generic views be subscripted (CreateView[Model, Form]) for the type checker.
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "patients",
     "trials",
     "pumps",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -204,6 +206,23 @@ SPECTACULAR_SETTINGS = {
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "redis://127.0.0.1:6379/0")
 CELERY_TIMEZONE = TIME_ZONE
+# Jobs (spec "Alerts and jobs"). Every task is idempotent, so a message is acknowledged
+# only once the task has finished and is redelivered if the worker dies mid-task.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_TIME_LIMIT = 300
+# A page that queues a job must not hang when Redis is down (alerts.jobs.task_enqueue).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The static beat schedule, in clinic time (CELERY_TIMEZONE): the scan at 06:00, the
+# nurses' digest after it, and the outbox retry every 10 minutes.
+CELERY_BEAT_SCHEDULE = {
+    "alert-scan-daily": {"task": "alerts.alert_scan", "schedule": crontab(hour=6, minute=0)},
+    "nurse-digest-daily": {"task": "alerts.nurse_digest", "schedule": crontab(hour=6, minute=15)},
+    "notifications-retry": {"task": "alerts.notifications_send", "schedule": crontab(minute="*/10")},
+}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Zero-setup demo without Redis: Kombu's folder queue (see spasticity/management/commands/run_demo.py).
     _BROKER_FOLDER = str(BASE_DIR / ".demo-broker")

@@ -22,6 +22,13 @@ from spasticity.models import ClinicalRecord
 
 def home(request: HttpRequest) -> HttpResponse:
     """Each role lands on the page it starts its day on."""
+    from spasticity.roles import Role, roles_of
+
+    user_roles = roles_of(request.user)
+    if Role.PUMP_NURSE in user_roles:
+        return redirect("alerts:worklist")
+    if Role.ADMINISTRATOR in user_roles:
+        return redirect("alerts:dashboard")
     return redirect("patients:list")
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import factory.random
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
             for patient in Patient.objects.all():
                 patient_refresh_stage(patient, by=staff["rehab_doctor"], today=today)
         self.stdout.write(self.style.SUCCESS(f"Seeded {Patient.objects.count()} patients."))
+        call_command("run_alert_scan", "--no-email", stdout=self.stdout)  # alerts computed for the demo
 
     def seed_pathway(self, *, staff: dict[str, User], patients: list[Patient], today: Any) -> None:
         """Trials and pumps put the patients at the later stages of the pathway."""

@@ -1,0 +1,265 @@
+"""Alerts and report endpoints (spec section 5). Thin: writes go through the services,
+reports through the same selectors as the pages."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, renderers, routers, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alerts import reports, services
+from alerts.models import Alert
+from spasticity.api_base import HistoryEntrySerializer
+from spasticity.audit import STALE_EDIT_MESSAGE, StaleEditError
+from spasticity.history import history_entries
+from spasticity.roles import PERMS
+from spasticity.timeutil import clinic_today
+
+
+class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)  # type: ignore[var-annotated]
+    snoozed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)  # type: ignore[var-annotated]
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "kind",
+            "pump",
+            "patient",
+            "status",
+            "due_on",
+            "urgency",
+            "raised_on",
+            "refill",
+            "acknowledged_by",
+            "acknowledged_at",
+            "snoozed_by",
+            "snoozed_until",
+            "snooze_reason",
+            "resolved_on",
+            "resolution",
+            "version",
+        ]
+        read_only_fields = fields
+
+
+class AcknowledgeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    version = serializers.IntegerField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
+class SnoozeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    snoozed_until = serializers.DateField()
+    reason = serializers.CharField(max_length=500)
+    version = serializers.IntegerField(required=False)
+
+
+class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+    """Alerts are raised and resolved by the scan; people acknowledge and snooze them."""
+
+    serializer_class = AlertSerializer
+    filterset_fields = ["patient", "pump", "status", "kind"]
+    action_permissions = {"acknowledge": PERMS.HANDLE_ALERT, "snooze": PERMS.HANDLE_ALERT}
+
+    def get_queryset(self) -> Any:
+        return Alert.objects.filter(voided_at__isnull=True).select_related("acknowledged_by", "snoozed_by").by_urgency()
+
+    def _stale(self) -> Response:
+        return Response({"version": [STALE_EDIT_MESSAGE]}, status=status.HTTP_409_CONFLICT)
+
+    @extend_schema(request=AcknowledgeSerializer, responses=AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        body = AcknowledgeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            alert = services.alert_acknowledge(
+                self.get_object(),
+                by=request.user,
+                expected_version=body.validated_data.get("version"),
+                note=body.validated_data.get("note", ""),
+            )
+        except StaleEditError:
+            return self._stale()
+        return Response(AlertSerializer(alert).data)
+
+    @extend_schema(request=SnoozeSerializer, responses=AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def snooze(self, request: Request, pk: str | None = None) -> Response:
+        body = SnoozeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            alert = services.alert_snooze(
+                self.get_object(),
+                by=request.user,
+                until=body.validated_data["snoozed_until"],
+                reason=body.validated_data["reason"],
+                today=clinic_today(),
+                expected_version=body.validated_data.get("version"),
+            )
+        except StaleEditError:
+            return self._stale()
+        return Response(AlertSerializer(alert).data)
+
+    @extend_schema(responses=HistoryEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        return Response(HistoryEntrySerializer(history_entries(self.get_object()), many=True).data)
+
+
+# --------------------------------------------------------------------------
+# Reports: JSON {"as_of", "results"} or, with ?format=csv, the report's CSV
+# --------------------------------------------------------------------------
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """Lets content negotiation accept ``?format=csv`` / ``Accept: text/csv``; the view writes the CSV."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> Any:
+        return data if isinstance(data, (str, bytes)) else str(data)
+
+
+class ReportQuery(serializers.Serializer):  # type: ignore[type-arg]
+    as_of = serializers.DateField(required=False)
+
+
+class OverdueRefillsQuery(ReportQuery):
+    nurse = serializers.IntegerField(required=False)
+    diagnosis = serializers.CharField(required=False, allow_blank=True)
+    status = serializers.ChoiceField(choices=[s for s, _ in reports.OVERDUE_STATUSES], required=False)
+
+
+class BatteryQuery(ReportQuery):
+    within_days = serializers.IntegerField(required=False, min_value=0, max_value=3650)
+
+
+class OverdueRefillRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    patient = serializers.IntegerField(source="patient_id")
+    patient_name = serializers.CharField()
+    mrn = serializers.CharField()
+    pump = serializers.IntegerField(source="pump_id")
+    serial_number = serializers.CharField()
+    pump_nurse = serializers.CharField()
+    last_refill_on = serializers.DateField(allow_null=True)
+    refill_due_on = serializers.DateField()
+    alarm_date = serializers.DateField(allow_null=True)
+    days_overdue = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class BatteryRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    patient = serializers.IntegerField(source="patient_id")
+    patient_name = serializers.CharField()
+    mrn = serializers.CharField()
+    pump = serializers.IntegerField(source="pump_id")
+    serial_number = serializers.CharField()
+    pump_model = serializers.CharField()
+    pump_nurse = serializers.CharField()
+    implanted_on = serializers.DateField()
+    eri_on = serializers.DateField(allow_null=True)
+    battery_end_of_service_on = serializers.DateField()
+    days_left = serializers.IntegerField()
+
+
+class ReportView(APIView):
+    renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer]
+    pagination_class = None
+    query_class: type[serializers.Serializer] = ReportQuery  # type: ignore[type-arg]
+    row_serializer: type[serializers.Serializer] = OverdueRefillRowSerializer  # type: ignore[type-arg]
+    columns: tuple[tuple[str, str], ...] = ()
+    name_in_file = "report"
+
+    def rows(self, query: dict[str, Any], as_of: datetime.date) -> list[Any]:
+        raise NotImplementedError
+
+    def get(self, request: Request) -> Any:
+        params = {k: v for k, v in request.query_params.items() if k != "format"}
+        query = self.query_class(data=params)
+        query.is_valid(raise_exception=True)
+        as_of = query.validated_data.get("as_of") or clinic_today()
+        rows = self.rows(query.validated_data, as_of)
+        if request.accepted_renderer.format == "csv":
+            response = HttpResponse(reports.csv_text(rows, self.columns), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{self.name_in_file}-{as_of:%Y-%m-%d}.csv"'
+            return response
+        return Response({"as_of": as_of, "results": self.row_serializer(rows, many=True).data})
+
+
+def _report_schema(row_serializer: Any, query: Any) -> Any:
+    return extend_schema(
+        parameters=[
+            query,
+            OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="csv gives the CSV"),
+        ],
+        responses=inline_serializer(
+            f"{row_serializer.__name__.removesuffix('RowSerializer')}Report",
+            {"as_of": serializers.DateField(), "results": row_serializer(many=True)},
+        ),
+    )
+
+
+class OverdueRefillsReport(ReportView):
+    """``GET reports/overdue-refills/?as_of=YYYY-MM-DD[&nurse=&diagnosis=&status=][&format=csv]``."""
+
+    query_class = OverdueRefillsQuery
+    row_serializer = OverdueRefillRowSerializer
+    columns = reports.OVERDUE_COLUMNS
+    name_in_file = "overdue-refills"
+
+    def rows(self, query: dict[str, Any], as_of: datetime.date) -> list[Any]:
+        return reports.overdue_refills(
+            as_of=as_of,
+            nurse_id=query.get("nurse"),
+            diagnosis=query.get("diagnosis", ""),
+            status=query.get("status", ""),
+        )
+
+    @_report_schema(OverdueRefillRowSerializer, OverdueRefillsQuery)
+    def get(self, request: Request) -> Any:
+        return super().get(request)
+
+
+class BatteryEndOfLifeReport(ReportView):
+    """``GET reports/battery-end-of-life/?as_of=YYYY-MM-DD&within_days=180[&format=csv]``."""
+
+    query_class = BatteryQuery
+    row_serializer = BatteryRowSerializer
+    columns = reports.BATTERY_COLUMNS
+    name_in_file = "battery-end-of-life"
+
+    def rows(self, query: dict[str, Any], as_of: datetime.date) -> list[Any]:
+        within_days = query.get("within_days")
+        if within_days is None:
+            within_days = int(settings.CLINIC["BATTERY_WARNING_DAYS"])
+        return reports.battery_end_of_life(as_of=as_of, within_days=within_days)
+
+    @_report_schema(BatteryRowSerializer, BatteryQuery)
+    def get(self, request: Request) -> Any:
+        return super().get(request)
+
+
+def register(router: routers.BaseRouter) -> None:
+    router.register("alerts", AlertViewSet, basename="alert")
+
+
+def report_urlpatterns() -> list[Any]:
+    from django.urls import path
+
+    return [
+        path("reports/overdue-refills/", OverdueRefillsReport.as_view(), name="api_report_overdue_refills"),
+        path("reports/battery-end-of-life/", BatteryEndOfLifeReport.as_view(), name="api_report_battery"),
+    ]

@@ -1,0 +1,184 @@
+"""Alerts on pumps and the notification outbox (spec "Alerts and jobs").
+
+An alert is explicit state on a row, as in healthchecks: the scan opens it when a
+pump's stored dates call for it and resolves it when they no longer do; people
+acknowledge or snooze it in between. A database constraint keeps at most one
+not-yet-resolved alert per pump and kind, so two scans racing cannot double it.
+
+The outbox (``Notification``) is not a clinical record: it is delivery bookkeeping,
+and its rows are claimed with a compare-and-swap ``UPDATE`` so that each email goes
+out once even with two workers or a retried task.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from alerts import rules
+from patients.models import Patient
+from pumps.models import Pump, Refill
+from spasticity.models import ClinicalRecord, ClinicalRecordQuerySet
+from spasticity.roles import PERMS
+
+
+class AlertKind(models.TextChoices):
+    PAST_ALARM_DATE = rules.PAST_ALARM_DATE, "Past alarm date"
+    REFILL_OVERDUE = rules.REFILL_OVERDUE, "Refill overdue"
+    BATTERY_END_OF_LIFE = rules.BATTERY_END_OF_LIFE, "Battery end of life"
+    DELIVERY_DEVIATION = rules.DELIVERY_DEVIATION, "Delivery deviation"
+    REFILL_DUE_SOON = rules.REFILL_DUE_SOON, "Refill due soon"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    SNOOZED = "snoozed", "Snoozed"
+    RESOLVED = "resolved", "Resolved"
+
+
+# Acknowledged alerts still need action (someone has taken them on, the pump is not yet
+# refilled): they stay on the worklist and in the digest until the scan resolves them.
+ACTIONABLE_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
+UNRESOLVED_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED, AlertStatus.SNOOZED)
+
+
+class AlertQuerySet(ClinicalRecordQuerySet):
+    def unresolved(self) -> AlertQuerySet:
+        return self.filter(voided_at__isnull=True).exclude(status=AlertStatus.RESOLVED)
+
+    def actionable(self) -> AlertQuerySet:
+        return self.filter(voided_at__isnull=True, status__in=ACTIONABLE_STATUSES)
+
+    def by_urgency(self) -> AlertQuerySet:
+        return self.order_by("urgency", "due_on", "pk")
+
+
+class Alert(ClinicalRecord):
+    """One reason to act on one pump, open until answered.
+
+    ``due_on`` is the date the alert is about: the refill-due date (``refill_due_soon``,
+    ``refill_overdue``), the alarm date (``past_alarm_date``), the battery's end of
+    service (``battery_end_of_life``) or the flagged refill's date (``delivery_deviation``).
+    ``urgency`` is the kind's rank from ``alerts.rules.URGENCY`` (1 = most urgent).
+    """
+
+    Kind = AlertKind
+    Status = AlertStatus
+
+    kind = models.CharField(max_length=30, choices=AlertKind.choices)
+    pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="alerts")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="pump_alerts")
+    status = models.CharField(max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN, db_index=True)
+    urgency = models.PositiveSmallIntegerField(editable=False)
+    due_on = models.DateField()
+    raised_on = models.DateField(help_text="The scan date on which the alert was raised")
+    refill = models.ForeignKey(
+        Refill,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="alerts",
+        help_text="For a delivery deviation: the flagged refill",
+    )
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    snoozed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    snoozed_until = models.DateField(null=True, blank=True, help_text="The alert reopens the day after this date")
+    snooze_reason = models.TextField(blank=True)
+    resolved_on = models.DateField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=200, blank=True)
+
+    WRITE_PERMISSION = PERMS.HANDLE_ALERT
+
+    objects = AlertQuerySet.as_manager()  # type: ignore[assignment,misc]
+
+    class Meta:
+        ordering = ["urgency", "due_on", "pk"]
+        constraints = [
+            # Spec: at most one open alert per pump and kind. Acknowledged and snoozed
+            # alerts are not answered yet, so they count as open here.
+            models.UniqueConstraint(
+                fields=["pump", "kind"],
+                condition=~Q(status=AlertStatus.RESOLVED) & Q(voided_at__isnull=True),
+                name="one_unresolved_alert_per_pump_and_kind",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "urgency", "due_on"], name="alert_worklist_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.due_on:%Y-%m-%d}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("alerts:detail", args=[self.pk])
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.status == AlertStatus.RESOLVED
+
+    @property
+    def is_actionable(self) -> bool:
+        return self.status in ACTIONABLE_STATUSES and not self.is_voided
+
+    def clean(self) -> None:
+        # The urgency always follows the kind (it is stored so that lists sort in SQL).
+        if self.kind in rules.URGENCY and self.urgency != rules.URGENCY[self.kind]:
+            raise ValidationError({"urgency": f"A {self.kind} alert has urgency {rules.URGENCY[self.kind]}."})
+
+
+class NotificationKind(models.TextChoices):
+    DIGEST = "digest", "Daily digest"
+    IMMEDIATE = "immediate", "Immediate"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Notification(models.Model):
+    """An email in the outbox: written once (unique ``dedupe_key``), claimed, sent, marked.
+
+    ``dedupe_key`` names the one email this row stands for:
+    ``digest:<nurse id>:<YYYY-MM-DD>`` or ``immediate:<alert id>:<recipient id>``.
+    Inserting it twice finds the first row; claiming it is a compare-and-swap on
+    ``status`` so that only one worker sends it.
+    """
+
+    Kind = NotificationKind
+    Status = NotificationStatus
+
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    dedupe_key = models.CharField(max_length=100, unique=True)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="alert_notifications"
+    )
+    to_email = models.EmailField(blank=True)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    alerts = models.ManyToManyField(Alert, related_name="notifications", blank=True)
+    for_date = models.DateField()
+    status = models.CharField(
+        max_length=20, choices=NotificationStatus.choices, default=NotificationStatus.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.to_email or self.recipient_id} ({self.get_status_display()})"

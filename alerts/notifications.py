@@ -1,0 +1,293 @@
+"""The notification outbox: each email written once, claimed once, sent once.
+
+1. *Queue*: a row per email with a unique ``dedupe_key`` (``get_or_create``): a second
+   digest run, a retried task or a second worker finds the first row instead of
+   writing another.
+2. *Claim*: a compare-and-swap ``UPDATE … WHERE status IN (pending, failed)`` that
+   only one worker can win (as healthchecks claims its checks). The loser skips it.
+3. *Send*, then mark ``sent``; on an error mark ``failed`` with the error and the
+   attempt count. ``notifications_send_pending`` (every 10 minutes) retries failed
+   rows until ``MAX_ATTEMPTS``; administrators see the failures on a page.
+
+A worker that dies between claim and mark leaves a ``sending`` row. After
+``STALE_SENDING_AFTER`` it is marked failed and retried: the email may then arrive
+twice, which for a withdrawal-risk warning is the safer error than never arriving.
+
+Emails carry the MRN and the patient's initials, not their full name: the link opens
+the clinic system, where the rest is.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from alerts.models import Alert, Notification, NotificationKind, NotificationStatus
+from spasticity.roles import Role
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETRY_AFTER = datetime.timedelta(minutes=5)
+STALE_SENDING_AFTER = datetime.timedelta(minutes=15)
+
+
+def _site_url(path: str) -> str:
+    return f"{getattr(settings, 'CLINIC_SITE_URL', '').rstrip('/')}{path}"
+
+
+def active_pump_nurses() -> list[User]:
+    return list(User.objects.filter(groups__name=Role.PUMP_NURSE.value, is_active=True).order_by("pk").distinct())
+
+
+def _queue(
+    *, key: str, kind: str, recipient: User, for_date: datetime.date, subject: str, body: str, alerts: Iterable[Alert]
+) -> tuple[Notification, bool]:
+    notification, created = Notification.objects.get_or_create(
+        dedupe_key=key,
+        defaults={
+            "kind": kind,
+            "recipient": recipient,
+            "to_email": recipient.email,
+            "for_date": for_date,
+            "subject": subject[:200],
+            "body": body,
+        },
+    )
+    if created:
+        notification.alerts.set(list(alerts))
+    return notification, created
+
+
+# --------------------------------------------------------------------------
+# Immediate: a new past_alarm_date alert
+# --------------------------------------------------------------------------
+
+
+def immediate_recipients(alert: Alert) -> list[User]:
+    """The patient's pump nurse; when they have none (or no longer work here), every pump nurse."""
+    nurse = alert.patient.assigned_nurse
+    if nurse is not None and nurse.is_active:
+        return [nurse]
+    return active_pump_nurses()
+
+
+def immediate_queue(alert: Alert, *, as_of: datetime.date) -> list[int]:
+    """Queue the immediate email(s) for a new ``past_alarm_date`` alert; returns the new row ids."""
+    alert = Alert.objects.select_related("patient__assigned_nurse", "pump").get(pk=alert.pk)
+    patient, pump = alert.patient, alert.pump
+    subject = f"URGENT: pump past its alarm date, {patient.mrn} (pump {pump.serial_number})"
+    ids = []
+    for recipient in immediate_recipients(alert):
+        body = render_to_string(
+            "alerts/email/immediate.txt",
+            {"recipient": recipient, "alert": alert, "as_of": as_of, "line": alert_line(alert, as_of=as_of)},
+        )
+        notification, created = _queue(
+            key=f"immediate:{alert.pk}:{recipient.pk}",
+            kind=NotificationKind.IMMEDIATE,
+            recipient=recipient,
+            for_date=as_of,
+            subject=subject,
+            body=body,
+            alerts=[alert],
+        )
+        if created:
+            ids.append(notification.pk)
+    return ids
+
+
+def notifications_send_soon() -> None:
+    """After the current transaction commits, ask a worker to send the pending rows.
+
+    If the broker is unreachable the request still succeeds (the failure is logged) and
+    the periodic retry sends them.
+    """
+
+    def enqueue() -> None:
+        from alerts.jobs import task_enqueue
+        from alerts.tasks import notifications_send_task
+
+        task_enqueue(notifications_send_task)
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+# --------------------------------------------------------------------------
+# The daily digest
+# --------------------------------------------------------------------------
+
+
+def alert_line(alert: Alert, *, as_of: datetime.date) -> str:
+    patient, pump = alert.patient, alert.pump
+    initials = f"{patient.given_name[:1]}.{patient.family_name[:1]}."
+    days = (as_of - alert.due_on).days
+    when = f"{days} days ago" if days > 0 else ("today" if days == 0 else f"in {-days} days")
+    state = ""
+    if alert.status == "acknowledged" and alert.acknowledged_by is not None:
+        state = f" [acknowledged by {alert.acknowledged_by.get_full_name() or alert.acknowledged_by.username}]"
+    return (
+        f"{alert.get_kind_display().upper()}: {patient.mrn} ({initials}), pump {pump.serial_number}, "
+        f"{alert.due_on:%Y-%m-%d} ({when}){state} {_site_url(reverse('alerts:detail', args=[alert.pk]))}"
+    )
+
+
+def digest_alerts_by_nurse(*, nurses: list[User]) -> dict[int, list[Alert]]:
+    """Actionable alerts (open or acknowledged, not snoozed) per nurse, most urgent first.
+
+    A nurse gets their own patients' alerts plus those of patients with no active pump
+    nurse, so that no alert reaches nobody. One query.
+    """
+    nurse_ids = {nurse.pk for nurse in nurses}
+    alerts = (
+        Alert.objects.actionable()
+        .filter(pump__voided_at__isnull=True, pump__explanted_on__isnull=True)
+        .select_related("patient__assigned_nurse", "pump", "acknowledged_by")
+        .by_urgency()
+    )
+    by_nurse: dict[int, list[Alert]] = {nurse_id: [] for nurse_id in nurse_ids}
+    for alert in alerts:
+        nurse_id = alert.patient.assigned_nurse_id
+        if nurse_id in nurse_ids:
+            by_nurse[nurse_id].append(alert)
+        else:
+            for alerts_of_nurse in by_nurse.values():
+                alerts_of_nurse.append(alert)
+    return by_nurse
+
+
+def digest_queue(*, as_of: datetime.date) -> list[int]:
+    """Queue today's digest for each pump nurse with something to act on; returns the new row ids.
+
+    Idempotent per nurse and date (``digest:<nurse id>:<date>``): running it again, or two
+    workers at once, queues nothing more.
+    """
+    nurses = active_pump_nurses()
+    ids = []
+    by_nurse = digest_alerts_by_nurse(nurses=nurses)
+    for nurse in nurses:
+        alerts = by_nurse[nurse.pk]
+        if not alerts:
+            continue  # actionable alerts only: no empty "all clear" emails
+        body = render_to_string(
+            "alerts/email/digest.txt",
+            {
+                "recipient": nurse,
+                "as_of": as_of,
+                "lines": [alert_line(alert, as_of=as_of) for alert in alerts],
+                "worklist_url": _site_url(reverse("alerts:worklist")),
+            },
+        )
+        notification, created = _queue(
+            key=f"digest:{nurse.pk}:{as_of:%Y-%m-%d}",
+            kind=NotificationKind.DIGEST,
+            recipient=nurse,
+            for_date=as_of,
+            subject=f"Pump alerts for {as_of:%d %b %Y}: {len(alerts)} to act on",
+            body=body,
+            alerts=alerts,
+        )
+        if created:
+            ids.append(notification.pk)
+    return ids
+
+
+# --------------------------------------------------------------------------
+# Sending
+# --------------------------------------------------------------------------
+
+
+def notification_claim(notification_id: int, *, now: datetime.datetime) -> bool:
+    """Compare-and-swap: move the row to ``sending`` only if nobody else has. True if we won."""
+    claimed = Notification.objects.filter(
+        pk=notification_id,
+        status__in=[NotificationStatus.PENDING, NotificationStatus.FAILED],
+        attempts__lt=MAX_ATTEMPTS,
+    ).update(status=NotificationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    return claimed == 1
+
+
+def notification_send(notification_id: int, *, now: datetime.datetime | None = None) -> str:
+    """Claim, send and mark one outbox row. Returns ``sent``, ``failed`` or ``skipped`` (not ours)."""
+    now = now or timezone.now()
+    if not notification_claim(notification_id, now=now):
+        return "skipped"
+    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
+    # The account's current address, so that fixing a missing or wrong address fixes the retry.
+    to_email = (notification.recipient.email if notification.recipient else "") or notification.to_email
+    try:
+        if not to_email:
+            raise ValueError(f"{notification.recipient} has no email address on their account.")
+        EmailMessage(notification.subject, notification.body, to=[to_email]).send()
+    except Exception as error:
+        logger.exception("Notification %s (%s) failed", notification.pk, notification.dedupe_key)
+        Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
+            status=NotificationStatus.FAILED, last_error=f"{type(error).__name__}: {error}"[:2000]
+        )
+        return "failed"
+    Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
+        status=NotificationStatus.SENT, sent_at=timezone.now(), to_email=to_email, last_error=""
+    )
+    return "sent"
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    outcomes: dict[int, str] = field(default_factory=dict)
+
+
+def notifications_due(*, now: datetime.datetime) -> list[int]:
+    """Pending rows, and failed rows with attempts left whose last try is ``RETRY_AFTER`` old."""
+    return list(
+        Notification.objects.filter(
+            Q(status=NotificationStatus.PENDING)
+            | Q(status=NotificationStatus.FAILED, attempts__lt=MAX_ATTEMPTS, claimed_at__lte=now - RETRY_AFTER)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def notifications_release_stale(*, now: datetime.datetime) -> int:
+    """Rows left ``sending`` by a worker that died become ``failed`` so that they are retried."""
+    return Notification.objects.filter(
+        status=NotificationStatus.SENDING, claimed_at__lt=now - STALE_SENDING_AFTER
+    ).update(
+        status=NotificationStatus.FAILED,
+        last_error="The worker stopped while sending; retrying (the email may arrive twice).",
+    )
+
+
+def notifications_send_pending(*, now: datetime.datetime | None = None) -> SendResult:
+    """Send everything due in the outbox (safe to run on several workers at once)."""
+    now = now or timezone.now()
+    notifications_release_stale(now=now)
+    result = SendResult()
+    for notification_id in notifications_due(now=now):
+        outcome = notification_send(notification_id, now=now)
+        result.outcomes[notification_id] = outcome
+        setattr(result, outcome, getattr(result, outcome) + 1)
+    return result
+
+
+def notifications_failed() -> list[Notification]:
+    """For the administrators' page: every row that failed, newest first, with its error."""
+    return list(
+        Notification.objects.filter(status=NotificationStatus.FAILED)
+        .select_related("recipient")
+        .order_by("-claimed_at", "-pk")
+    )

@@ -1,0 +1,244 @@
+"""Alert pages, the nurse worklist, the dashboard and the report pages. Thin: rules live in
+services, selectors and ``alerts.reports``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from alerts import reports, selectors, services
+from alerts.forms import AcknowledgeForm, AlertFilterForm, BatteryReportForm, OverdueRefillsForm, SnoozeForm
+from alerts.jobs import task_enqueue
+from alerts.models import Alert
+from alerts.notifications import notifications_failed
+from spasticity.roles import PERMS, Role, roles_of
+from spasticity.timeutil import clinic_today
+
+ALERTS_PER_PAGE = 50
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+# --------------------------------------------------------------------------
+# Worklist and alerts
+# --------------------------------------------------------------------------
+
+
+def worklist(request: HttpRequest) -> HttpResponse:
+    """A nurse's home page: her refills, visits and alerts; ``?scope=all`` shows every nurse's."""
+    is_nurse = Role.PUMP_NURSE in roles_of(request.user)
+    scope = "all" if request.GET.get("scope") == "all" or not is_nurse else "mine"
+    nurse_id = int(request.user.pk) if scope == "mine" else None  # type: ignore[arg-type]
+    data = selectors.worklist(today=clinic_today(), nurse_id=nurse_id)
+    return render(request, "alerts/worklist.html", {"worklist": data, "scope": scope, "is_nurse": is_nurse})
+
+
+def alert_list(request: HttpRequest) -> HttpResponse:
+    form = AlertFilterForm(request.GET or None)
+    filters: dict[str, Any] = {"status": "actionable"}
+    if form.is_bound and form.is_valid():
+        nurse = form.cleaned_data["nurse"]
+        filters = {
+            "status": form.cleaned_data["status"],
+            "kind": form.cleaned_data["kind"],
+            "nurse_id": nurse.pk if nurse else None,
+        }
+    page = Paginator(selectors.alert_list(**filters), ALERTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "alerts/alert_list.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
+def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = get_object_or_404(
+        Alert.objects.select_related("patient", "patient__assigned_nurse", "pump", "acknowledged_by", "snoozed_by"),
+        pk=pk,
+    )
+    context = {
+        "alert": alert,
+        "acknowledge_form": AcknowledgeForm(initial={"version": alert.version}),
+        "snooze_form": SnoozeForm(initial={"version": alert.version}),
+        "today": clinic_today(),
+    }
+    return render(request, "alerts/alert_detail.html", context)
+
+
+@require_POST
+@permission_required(PERMS.HANDLE_ALERT, raise_exception=True)
+def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = get_object_or_404(Alert, pk=pk)
+    form = AcknowledgeForm(request.POST)
+    form.is_valid()
+    try:
+        services.alert_acknowledge(
+            alert,
+            by=request.user,
+            expected_version=form.cleaned_data.get("version"),
+            note=form.cleaned_data.get("note", ""),
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{alert.get_kind_display()} acknowledged.")
+    return HttpResponseRedirect(_next_url(request, reverse("alerts:detail", args=[alert.pk])))
+
+
+@permission_required(PERMS.HANDLE_ALERT, raise_exception=True)
+def alert_snooze(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = get_object_or_404(Alert.objects.select_related("patient", "pump"), pk=pk)
+    form = SnoozeForm(request.POST or None, initial={"version": alert.version})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.alert_snooze(
+                alert,
+                by=request.user,
+                until=form.cleaned_data["snoozed_until"],
+                reason=form.cleaned_data["snooze_reason"],
+                today=clinic_today(),
+                expected_version=form.cleaned_data.get("version"),
+            )
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                for message in errors:
+                    form.add_error(field if field in form.fields and field != "version" else None, message)
+        else:
+            messages.success(request, f"{alert.get_kind_display()} snoozed until {form.cleaned_data['snoozed_until']}.")
+            return HttpResponseRedirect(_next_url(request, reverse("alerts:detail", args=[alert.pk])))
+    status = 400 if request.method == "POST" else 200
+    next_url = _next_url(request, "")
+    return render(
+        request, "alerts/alert_snooze.html", {"alert": alert, "form": form, "next_url": next_url}, status=status
+    )
+
+
+# --------------------------------------------------------------------------
+# The dashboard, jobs and the outbox
+# --------------------------------------------------------------------------
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Administrators' overview (every role may read it, as every role runs every report)."""
+    return render(request, "alerts/dashboard.html", {"dashboard": selectors.dashboard(as_of=clinic_today())})
+
+
+@require_POST
+@permission_required(PERMS.HANDLE_ALERT, raise_exception=True)
+def run_scan_now(request: HttpRequest) -> HttpResponse:
+    from alerts.tasks import alert_scan_task
+
+    if task_enqueue(alert_scan_task):
+        messages.success(request, "The alert scan is queued; the counts update when it has run.")
+    else:
+        # The queue is down: the scan is quick, so run it here rather than leave the alerts stale.
+        result = services.alert_scan(as_of=clinic_today(), by=services.system_user())
+        messages.warning(
+            request,
+            "The job queue is not reachable (the failure is logged), so the scan ran here: "
+            f"{sum(result.raised.values())} raised, {sum(result.resolved.values())} resolved. "
+            "Emails wait in the outbox until the queue is back.",
+        )
+    return HttpResponseRedirect(_next_url(request, reverse("alerts:dashboard")))
+
+
+@require_POST
+@permission_required(PERMS.HANDLE_ALERT, raise_exception=True)
+def send_digest_now(request: HttpRequest) -> HttpResponse:
+    from alerts.tasks import nurse_digest_task
+
+    if task_enqueue(nurse_digest_task):
+        messages.success(request, "Today's digest is queued (each nurse gets it once a day).")
+    else:
+        messages.warning(
+            request, "The job queue is not reachable (the failure is logged); the digest was not sent. Try again later."
+        )
+    return HttpResponseRedirect(_next_url(request, reverse("alerts:dashboard")))
+
+
+@permission_required(PERMS.HANDLE_ALERT, raise_exception=True)
+def failed_notifications(request: HttpRequest) -> HttpResponse:
+    from alerts.notifications import MAX_ATTEMPTS
+
+    return render(
+        request,
+        "alerts/notifications_failed.html",
+        {"notifications": notifications_failed(), "max_attempts": MAX_ATTEMPTS},
+    )
+
+
+# --------------------------------------------------------------------------
+# Reports: the page, the CSV and the print view call the same selector
+# --------------------------------------------------------------------------
+
+
+def reports_index(request: HttpRequest) -> HttpResponse:
+    return render(request, "alerts/reports_index.html", {"today": clinic_today()})
+
+
+def _csv_response(text: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _overdue(request: HttpRequest) -> tuple[OverdueRefillsForm, dict[str, Any], list[reports.OverdueRefillRow]]:
+    form = OverdueRefillsForm(request.GET or None)
+    filters = form.filters(today=clinic_today())
+    return form, filters, reports.overdue_refills(**filters)
+
+
+def overdue_refills(request: HttpRequest, variant: str = "page") -> HttpResponse:
+    form, filters, rows = _overdue(request)
+    if variant == "csv":
+        return _csv_response(
+            reports.csv_text(rows, reports.OVERDUE_COLUMNS), f"overdue-refills-{filters['as_of']:%Y-%m-%d}.csv"
+        )
+    context = {
+        "form": form,
+        "filters": filters,
+        "rows": rows,
+        "columns": [label for label, _ in reports.OVERDUE_COLUMNS],
+        "table": list(zip(rows, reports.table(rows, reports.OVERDUE_COLUMNS), strict=True)),
+        "query": request.GET.urlencode(),
+    }
+    template = "alerts/overdue_refills_print.html" if variant == "print" else "alerts/overdue_refills.html"
+    return render(request, template, context)
+
+
+def battery_end_of_life(request: HttpRequest, variant: str = "page") -> HttpResponse:
+    form = BatteryReportForm(request.GET or None)
+    filters = form.filters(today=clinic_today(), default_days=int(settings.CLINIC["BATTERY_WARNING_DAYS"]))
+    rows = reports.battery_end_of_life(**filters)
+    if variant == "csv":
+        return _csv_response(
+            reports.csv_text(rows, reports.BATTERY_COLUMNS), f"battery-end-of-life-{filters['as_of']:%Y-%m-%d}.csv"
+        )
+    context = {
+        "form": form,
+        "filters": filters,
+        "rows": rows,
+        "columns": [label for label, _ in reports.BATTERY_COLUMNS],
+        "table": list(zip(rows, reports.table(rows, reports.BATTERY_COLUMNS), strict=True)),
+        "query": request.GET.urlencode(),
+    }
+    template = "alerts/battery_print.html" if variant == "print" else "alerts/battery.html"
+    return render(request, template, context)
+
+
+def titration_schedule(request: HttpRequest) -> HttpResponse:
+    """The titration schedule is the pumps app's page; the reports menu links to it."""
+    return redirect("pumps:schedule")

@@ -1,0 +1,446 @@
+"""Pumps API (spec section 5): the catalogue, pumps, replacement, dose changes and refills.
+
+Thin: every save goes through ``pumps.services`` (one transaction, validation with field
+messages, the projection recomputed); read-only fields are the stored values the
+services computed with ``pumps.dosing``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import routers, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from pumps import services
+from pumps.models import Complication, DoseChange, Drug, Pump, PumpModel, Refill
+from pumps.services import FillDetails, ProgramDetails, SurgeryDetails
+from spasticity.api_base import AuditedSerializer, AuditedViewSet
+from spasticity.roles import PERMS
+
+# --------------------------------------------------------------------------
+# Fields
+# --------------------------------------------------------------------------
+
+
+class FlexStepSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    start_time = serializers.CharField(help_text="HH:MM, 24-hour")
+    rate_mcg_per_hour = serializers.DecimalField(max_digits=8, decimal_places=3)
+
+
+@extend_schema_field(FlexStepSerializer(many=True))
+class FlexStepsField(serializers.JSONField):
+    """Flex steps as given; ``pumps.dosing`` checks them and reports every problem on ``flex_steps``."""
+
+
+class ProgramInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    mode = serializers.ChoiceField(choices=DoseChange.Mode.choices, default=DoseChange.Mode.SIMPLE_CONTINUOUS)
+    daily_dose_mcg = serializers.DecimalField(max_digits=8, decimal_places=2, required=False, allow_null=True)
+    flex_steps = FlexStepsField(required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, default="Starting dose after implant")
+    confirmation_reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def details(self, data: dict[str, Any]) -> ProgramDetails:
+        return ProgramDetails(**{**data, "flex_steps": data.get("flex_steps") or []})
+
+
+class FillInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    volume_added_ml = serializers.DecimalField(max_digits=5, decimal_places=2)
+    drug = serializers.ChoiceField(choices=Drug.choices)
+    concentration_mcg_per_ml = serializers.DecimalField(max_digits=7, decimal_places=2)
+    dilution_note = serializers.CharField(required=False, allow_blank=True, default="")
+    lot_number = serializers.CharField(max_length=50)
+
+
+class SurgeryInputMixin(serializers.Serializer):  # type: ignore[type-arg]
+    surgeon = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(),
+        required=False,
+        allow_null=True,
+        write_only=True,
+    )
+    complications = serializers.ListField(
+        child=serializers.ChoiceField(choices=Complication.choices), required=False, write_only=True
+    )
+    complications_other = serializers.CharField(required=False, allow_blank=True, write_only=True)
+
+
+def _surgery_details(data: dict[str, Any], performed_on: Any) -> SurgeryDetails:
+    return SurgeryDetails(
+        performed_on=performed_on,
+        surgeon=data.pop("surgeon", None),
+        complications=data.pop("complications", []),
+        complications_other=data.pop("complications_other", ""),
+    )
+
+
+# --------------------------------------------------------------------------
+# The catalogue
+# --------------------------------------------------------------------------
+
+
+class PumpModelSerializer(AuditedSerializer):
+    reservoir_sizes_ml = serializers.ListField(
+        child=serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0), allow_empty=False
+    )
+
+    class Meta:
+        model = PumpModel
+        fields = [
+            "id",
+            "manufacturer",
+            "model",
+            "reservoir_sizes_ml",
+            "nominal_battery_life_months",
+            "days_eri_to_eos",
+            "version",
+            "change_reason",
+            "voided",
+        ]
+
+    def validate_reservoir_sizes_ml(self, sizes: list[Any]) -> list[int | float]:
+        # Stored as JSON numbers: 20, not "20.00".
+        return [int(size) if size == size.to_integral_value() else float(size) for size in sizes]
+
+
+class PumpModelViewSet(AuditedViewSet):
+    serializer_class = PumpModelSerializer
+    write_permission = PERMS.EDIT_PUMP_CATALOGUE
+
+    def get_queryset(self) -> Any:
+        return PumpModel.objects.order_by("manufacturer", "model")
+
+    def save_record(self, instance: PumpModel, *, by: Any, expected_version: int | None, reason: str) -> None:
+        services.pump_model_save(instance, by=by, expected_version=expected_version, reason=reason)
+
+
+# --------------------------------------------------------------------------
+# Pumps
+# --------------------------------------------------------------------------
+
+PUMP_READ_ONLY = [
+    "explanted_on",
+    "status",
+    "current_mode",
+    "current_daily_dose_mcg",
+    "current_drug",
+    "current_concentration_mcg_per_ml",
+    "last_refill_on",
+    "alarm_date",
+    "refill_due_on",
+    "battery_end_of_service_on",
+    "next_visit_on",
+    "next_refill_appointment_on",
+]
+
+
+class PumpSerializer(SurgeryInputMixin, AuditedSerializer):
+    status = serializers.ChoiceField(choices=Pump.Status.choices, read_only=True)
+    # A plain string (the drug of the last fill, as in refills' ``drug``), so the schema has one drug enum.
+    current_drug = serializers.CharField(read_only=True)
+    first_program = ProgramInputSerializer(
+        write_only=True, required=False, help_text="Implant only: the starting program (dated on the implant day)"
+    )
+    first_fill = FillInputSerializer(
+        write_only=True, required=False, help_text="Implant only: the first fill (dated on the implant day)"
+    )
+
+    class Meta:
+        model = Pump
+        fields = [
+            "id",
+            "patient",
+            "model",
+            "serial_number",
+            "reservoir_volume_ml",
+            "low_reservoir_alarm_ml",
+            "implanted_on",
+            "pump_site",
+            "catheter_model",
+            "catheter_tip_level",
+            "eri_on",
+            "temporary_card_given_on",
+            "permanent_card_received_on",
+            "emergency_card_given_on",
+            *PUMP_READ_ONLY,
+            "surgeon",
+            "complications",
+            "complications_other",
+            "first_program",
+            "first_fill",
+            "version",
+            "change_reason",
+            "voided",
+        ]
+        read_only_fields = PUMP_READ_ONLY
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if self.instance is not None:
+            creation_only = {
+                "patient",
+                "model",
+                "first_program",
+                "first_fill",
+                "surgeon",
+                "complications",
+                "complications_other",
+            }
+            changed = {
+                name
+                for name in creation_only & attrs.keys()
+                if not hasattr(self.instance, name) or getattr(self.instance, name) != attrs[name]
+            }
+            if changed:
+                raise serializers.ValidationError(
+                    {name: ["Set when the pump is implanted; it cannot be changed here."] for name in sorted(changed)}
+                )
+        return attrs
+
+
+class PumpFilter(django_filters.FilterSet):
+    class Meta:
+        model = Pump
+        fields = ["patient"]
+
+
+class ReplaceSerializer(SurgeryInputMixin, serializers.ModelSerializer):  # type: ignore[type-arg]
+    performed_on = serializers.DateField()
+    catheter_revised = serializers.BooleanField(default=False)
+    first_program = ProgramInputSerializer(
+        required=False, help_text="Without it, the old pump's current program carries over unchanged"
+    )
+    first_fill = FillInputSerializer(required=False)
+
+    class Meta:
+        model = Pump
+        fields = [
+            "model",
+            "serial_number",
+            "reservoir_volume_ml",
+            "low_reservoir_alarm_ml",
+            "pump_site",
+            "catheter_model",
+            "catheter_tip_level",
+            "performed_on",
+            "surgeon",
+            "complications",
+            "complications_other",
+            "catheter_revised",
+            "first_program",
+            "first_fill",
+        ]
+
+
+class PumpViewSet(AuditedViewSet):
+    """``POST`` records an implant (the pump, its implant surgery and, when given, its first
+    program and first fill, in one transaction)."""
+
+    serializer_class = PumpSerializer
+    write_permission = PERMS.RECORD_SURGERY
+    action_permissions = {"replace": PERMS.RECORD_SURGERY}
+    filterset_class = PumpFilter
+
+    def get_queryset(self) -> Any:
+        return Pump.objects.select_related("model").order_by("-implanted_on", "-pk")
+
+    def perform_create(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        for name in ("change_reason", "version"):
+            data.pop(name, None)
+        program, fill = data.pop("first_program", None), data.pop("first_fill", None)
+        surgery = _surgery_details(data, data.get("implanted_on"))
+        pump = Pump(**data)
+        with transaction.atomic():
+            services.pump_implant(
+                pump,
+                by=self.request.user,
+                surgery=surgery,
+                first_program=ProgramInputSerializer().details(program) if program else None,
+                first_fill=FillDetails(**fill) if fill else None,
+            )
+        serializer.instance = pump
+
+    def save_record(self, instance: Pump, *, by: Any, expected_version: int | None, reason: str) -> None:
+        services.pump_update(instance, by=by, expected_version=expected_version, reason=reason)
+
+    @extend_schema(request=ReplaceSerializer, responses={201: PumpSerializer})
+    @action(detail=True, methods=["post"])
+    def replace(self, request: Request, pk: str | None = None) -> Response:
+        """Replace the pump: it is explanted and the new one implanted the same day."""
+        old_pump = self.get_object()
+        body = ReplaceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        program, fill = data.pop("first_program", None), data.pop("first_fill", None)
+        catheter_revised = data.pop("catheter_revised", False)
+        surgery = _surgery_details(data, data.pop("performed_on"))
+        new_pump = Pump(**data)
+        with transaction.atomic():
+            services.pump_replace(
+                old_pump,
+                new_pump=new_pump,
+                by=request.user,
+                surgery=surgery,
+                catheter_revised=catheter_revised,
+                first_program=ProgramInputSerializer().details(program) if program else None,
+                first_fill=FillDetails(**fill) if fill else None,
+            )
+        return Response(PumpSerializer(new_pump, context=self.get_serializer_context()).data, status.HTTP_201_CREATED)
+
+
+# --------------------------------------------------------------------------
+# Dose changes and refills: created and voided, never edited
+# --------------------------------------------------------------------------
+
+
+class PumpRecordFilter(django_filters.FilterSet):
+    patient = django_filters.NumberFilter(field_name="pump__patient", label="Patient id")
+
+
+class DoseChangeFilter(PumpRecordFilter):
+    class Meta:
+        model = DoseChange
+        fields = ["pump", "patient"]
+
+
+class RefillFilter(PumpRecordFilter):
+    class Meta:
+        model = Refill
+        fields = ["pump", "patient"]
+
+
+class DoseChangeSerializer(AuditedSerializer):
+    flex_steps = FlexStepsField(required=False)
+    daily_dose_mcg = serializers.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        help_text="Given for simple_continuous; computed from the steps (and returned) for flex",
+    )
+
+    class Meta:
+        model = DoseChange
+        fields = [
+            "id",
+            "pump",
+            "changed_on",
+            "mode",
+            "daily_dose_mcg",
+            "flex_steps",
+            "reason",
+            "confirmation_reason",
+            "side_effects",
+            "tone_notes",
+            "next_visit_on",
+            "change_percent",
+            "alarm_date",
+            "refill_due_on",
+            "version",
+            "change_reason",
+            "voided",
+        ]
+        read_only_fields = ["change_percent", "alarm_date", "refill_due_on"]
+
+
+class DoseChangeViewSet(AuditedViewSet):
+    serializer_class = DoseChangeSerializer
+    write_permission = PERMS.CHANGE_DOSE
+    filterset_class = DoseChangeFilter
+    # A dose program is a dated clinical event: corrected by voiding and recording again.
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        return DoseChange.objects.select_related("pump").order_by("-changed_on", "-pk")
+
+    def perform_create(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        for name in ("change_reason", "version"):
+            data.pop(name, None)
+        given_dose = data.get("daily_dose_mcg")
+        is_flex = data.get("mode") == DoseChange.Mode.FLEX
+        if is_flex:
+            data["daily_dose_mcg"] = None
+        with transaction.atomic():
+            change = services.dose_change_record(by=self.request.user, **data)
+            if is_flex and given_dose is not None and given_dose != change.daily_dose_mcg:
+                raise ValidationError(
+                    {
+                        "daily_dose_mcg": [
+                            f"The flex steps add up to {change.daily_dose_mcg.normalize():f} mcg/day, not "
+                            f"{given_dose.normalize():f}: leave daily_dose_mcg out for a flex program."
+                        ]
+                    }
+                )
+        serializer.instance = change
+
+
+class RefillSerializer(AuditedSerializer):
+    class Meta:
+        model = Refill
+        fields = [
+            "id",
+            "pump",
+            "refilled_on",
+            "aspirated_volume_ml",
+            "volume_added_ml",
+            "drug",
+            "concentration_mcg_per_ml",
+            "dilution_note",
+            "lot_number",
+            "reservoir_port_access_confirmed",
+            "next_refill_appointment_on",
+            "is_first_fill",
+            "expected_delivered_ml",
+            "actual_delivered_ml",
+            "expected_residual_ml",
+            "delivery_deviation_percent",
+            "delivery_flag",
+            "alarm_date",
+            "refill_due_on",
+            "version",
+            "change_reason",
+            "voided",
+        ]
+        read_only_fields = [
+            "is_first_fill",
+            "expected_delivered_ml",
+            "actual_delivered_ml",
+            "expected_residual_ml",
+            "delivery_deviation_percent",
+            "delivery_flag",
+            "alarm_date",
+            "refill_due_on",
+        ]
+
+
+class RefillViewSet(AuditedViewSet):
+    serializer_class = RefillSerializer
+    write_permission = PERMS.RECORD_REFILL
+    filterset_class = RefillFilter
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        return Refill.objects.select_related("pump").order_by("-refilled_on", "-pk")
+
+    def perform_create(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        for name in ("change_reason", "version"):
+            data.pop(name, None)
+        with transaction.atomic():
+            serializer.instance = services.refill_record(by=self.request.user, **data)
+
+
+def register(router: routers.DefaultRouter) -> None:
+    router.register("pump-models", PumpModelViewSet, basename="pump-model")
+    router.register("pumps", PumpViewSet, basename="pump")
+    router.register("dose-changes", DoseChangeViewSet, basename="dose-change")
+    router.register("refills", RefillViewSet, basename="refill")

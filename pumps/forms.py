@@ -1,0 +1,346 @@
+"""Forms for surgery, titration visits, refills, pump details and the catalogue.
+
+Thin: they collect and type the input. Every rule lives in the models' ``clean`` and in
+``pumps.services``; a service's ValidationError lands on these forms' fields.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+
+from patients.forms import staff_with_role
+from pumps.models import Complication, DoseChange, Pump, PumpModel, Refill, Surgery
+from pumps.services import FillDetails, ProgramDetails, SurgeryDetails
+from spasticity.forms import AuditedModelForm, DateInput
+from spasticity.roles import Role
+
+PORT_ACCESS_REQUIRED = (
+    "Confirm that the needle was in the central reservoir fill port (never the catheter access port) "
+    "and that aspiration confirmed placement."
+)
+
+
+def surgeons() -> QuerySet[User]:
+    doctors = staff_with_role(Role.REHAB_DOCTOR)
+    return (staff_with_role(Role.NEUROSURGEON) | doctors).distinct().order_by("last_name", "username")
+
+
+class SurgeryFieldsMixin(forms.Form):
+    """Who operated and what went wrong (for every kind of surgery)."""
+
+    surgeon = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
+    complications = forms.MultipleChoiceField(
+        choices=Complication.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+    complications_other = forms.CharField(label="Other complication", max_length=200, required=False)
+
+    def init_surgery_fields(self, user: Any) -> None:
+        self.fields["surgeon"].queryset = surgeons()  # type: ignore[attr-defined]
+        if user is not None and user.groups.filter(name=Role.NEUROSURGEON.value).exists():
+            self.fields["surgeon"].initial = user.pk
+
+    def surgery_details(self, performed_on: Any) -> SurgeryDetails:
+        data = self.cleaned_data
+        return SurgeryDetails(
+            performed_on=performed_on,
+            surgeon=data.get("surgeon"),
+            complications=list(data.get("complications") or []),
+            complications_other=data.get("complications_other", ""),
+            notes=data.get("surgery_notes", "") or data.get("notes", ""),
+        )
+
+
+class FirstFillFieldsMixin(forms.Form):
+    volume_added_ml = forms.DecimalField(label="Volume added (mL)", max_digits=5, decimal_places=2)
+    drug = forms.ChoiceField(choices=Refill.Drug.choices)
+    concentration_mcg_per_ml = forms.DecimalField(
+        label="Concentration (mcg/mL)",
+        max_digits=7,
+        decimal_places=2,
+        initial=Decimal(500),
+        help_text="Standard: 50, 500, 1000 or 2000. Best practice starts pump therapy at 500 mcg/mL.",
+    )
+    dilution_note = forms.CharField(required=False, help_text="Required for a non-standard concentration")
+    lot_number = forms.CharField(max_length=50)
+
+    def fill_details(self) -> FillDetails:
+        data = self.cleaned_data
+        return FillDetails(
+            volume_added_ml=data["volume_added_ml"],
+            drug=data["drug"],
+            concentration_mcg_per_ml=data["concentration_mcg_per_ml"],
+            dilution_note=data.get("dilution_note", ""),
+            lot_number=data["lot_number"],
+        )
+
+
+class ImplantForm(SurgeryFieldsMixin, FirstFillFieldsMixin, AuditedModelForm):
+    """The pump, the implant surgery, the starting program and the first fill on one page."""
+
+    surgery_notes = forms.CharField(label="Operation notes", widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    daily_dose_mcg = forms.DecimalField(
+        label="Starting daily dose (mcg/day)",
+        max_digits=8,
+        decimal_places=2,
+        help_text="Usually 2 × the positive trial bolus per day; 1 × if the bolus effect lasted more than 8 hours.",
+    )
+    confirmation_reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Needed above 1000 mcg/day"
+    )
+    submit_label = "Record implant"
+
+    class Meta:
+        model = Pump
+        fields = [
+            "model",
+            "serial_number",
+            "reservoir_volume_ml",
+            "low_reservoir_alarm_ml",
+            "implanted_on",
+            "pump_site",
+            "catheter_model",
+            "catheter_tip_level",
+            "temporary_card_given_on",
+        ]
+        widgets = {"implanted_on": DateInput(), "temporary_card_given_on": DateInput()}
+
+    def __init__(self, *args: Any, user: Any = None, suggested_dose_mcg: Decimal | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.init_surgery_fields(user)
+        if suggested_dose_mcg is not None:
+            self.fields["daily_dose_mcg"].initial = suggested_dose_mcg
+
+    def program_details(self) -> ProgramDetails:
+        return ProgramDetails(
+            daily_dose_mcg=self.cleaned_data["daily_dose_mcg"],
+            reason="Starting dose after implant",
+            confirmation_reason=self.cleaned_data.get("confirmation_reason", ""),
+        )
+
+
+class ReplaceForm(SurgeryFieldsMixin, FirstFillFieldsMixin, AuditedModelForm):
+    """The new pump of a replacement; the old pump's program carries over."""
+
+    performed_on = forms.DateField(label="Date of replacement", widget=DateInput())
+    surgery_notes = forms.CharField(label="Operation notes", widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    catheter_revised = forms.BooleanField(
+        label="The catheter was revised too", required=False, help_text="Otherwise the catheter is kept as it is"
+    )
+    submit_label = "Record replacement"
+
+    class Meta:
+        model = Pump
+        fields = [
+            "model",
+            "serial_number",
+            "reservoir_volume_ml",
+            "low_reservoir_alarm_ml",
+            "pump_site",
+            "catheter_model",
+            "catheter_tip_level",
+        ]
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.init_surgery_fields(user)
+        self.fields["catheter_model"].help_text = "Only when the catheter was revised"
+        self.fields["catheter_tip_level"].help_text = "Only when the catheter was revised"
+
+
+class SurgeryForm(SurgeryFieldsMixin, AuditedModelForm):
+    """A catheter revision or an explant."""
+
+    class Meta:
+        model = Surgery
+        fields = ["performed_on", "notes"]
+        widgets = {"performed_on": DateInput(), "notes": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.init_surgery_fields(user)
+
+
+class CatheterRevisionForm(SurgeryForm):
+    catheter_model = forms.CharField(max_length=100, required=False, help_text="Leave empty if unchanged")
+    catheter_tip_level = forms.CharField(max_length=20, required=False, help_text="Leave empty if unchanged")
+    submit_label = "Record catheter revision"
+
+
+class ExplantForm(SurgeryForm):
+    submit_label = "Record explant"
+
+
+class DoseChangeForm(AuditedModelForm):
+    """A titration visit: the new program (simple or flex), notes and the next visit."""
+
+    submit_label = "Save the new program"
+
+    class Meta:
+        model = DoseChange
+        fields = [
+            "changed_on",
+            "mode",
+            "daily_dose_mcg",
+            "flex_steps",
+            "reason",
+            "side_effects",
+            "tone_notes",
+            "confirmation_reason",
+            "next_visit_on",
+        ]
+        widgets = {
+            "changed_on": DateInput(),
+            "next_visit_on": DateInput(),
+            "mode": forms.RadioSelect,
+            "flex_steps": forms.Textarea(attrs={"rows": 3, "data-flex-steps": "json"}),
+            "reason": forms.Textarea(attrs={"rows": 2}),
+            "side_effects": forms.Textarea(attrs={"rows": 2}),
+            "tone_notes": forms.Textarea(attrs={"rows": 2}),
+            "confirmation_reason": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.helper.form_id = "dose-form"
+        self.fields["daily_dose_mcg"].help_text = "For simple continuous mode; flex programs add up their steps."
+        self.fields["flex_steps"].required = False
+        self.fields["flex_steps"].help_text = "Set with the 24-hour step editor below."
+
+    def program_details(self) -> ProgramDetails:
+        data = self.cleaned_data
+        return ProgramDetails(
+            mode=data["mode"],
+            daily_dose_mcg=data.get("daily_dose_mcg") if data["mode"] != DoseChange.Mode.FLEX else None,
+            flex_steps=data.get("flex_steps") or [],
+            reason=data.get("reason", ""),
+            confirmation_reason=data.get("confirmation_reason", ""),
+            side_effects=data.get("side_effects", ""),
+            tone_notes=data.get("tone_notes", ""),
+            next_visit_on=data.get("next_visit_on"),
+        )
+
+
+class RefillForm(AuditedModelForm):
+    submit_label = "Save the refill"
+
+    class Meta:
+        model = Refill
+        fields = [
+            "refilled_on",
+            "aspirated_volume_ml",
+            "volume_added_ml",
+            "drug",
+            "concentration_mcg_per_ml",
+            "dilution_note",
+            "lot_number",
+            "reservoir_port_access_confirmed",
+            "next_refill_appointment_on",
+        ]
+        widgets = {
+            "refilled_on": DateInput(),
+            "next_refill_appointment_on": DateInput(),
+            "dilution_note": forms.TextInput(),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.helper.form_id = "refill-form"
+        confirmed = self.fields["reservoir_port_access_confirmed"]
+        confirmed.required = True
+        confirmed.error_messages["required"] = PORT_ACCESS_REQUIRED
+
+
+class PumpEditForm(AuditedModelForm):
+    """Pump details, for the surgical team."""
+
+    class Meta:
+        model = Pump
+        fields = [
+            "serial_number",
+            "reservoir_volume_ml",
+            "low_reservoir_alarm_ml",
+            "implanted_on",
+            "pump_site",
+            "catheter_model",
+            "catheter_tip_level",
+            "eri_on",
+            "temporary_card_given_on",
+            "permanent_card_received_on",
+            "emergency_card_given_on",
+        ]
+        widgets = {
+            name: DateInput()
+            for name in (
+                "implanted_on",
+                "eri_on",
+                "temporary_card_given_on",
+                "permanent_card_received_on",
+                "emergency_card_given_on",
+            )
+        }
+
+
+class PumpFollowUpForm(AuditedModelForm):
+    """What the pump team learns at interrogation and follow-up: ERI, alarm volume, cards."""
+
+    class Meta:
+        model = Pump
+        fields = [
+            "low_reservoir_alarm_ml",
+            "eri_on",
+            "temporary_card_given_on",
+            "permanent_card_received_on",
+            "emergency_card_given_on",
+        ]
+        widgets = {
+            name: DateInput()
+            for name in ("eri_on", "temporary_card_given_on", "permanent_card_received_on", "emergency_card_given_on")
+        }
+
+
+class ReservoirSizesField(forms.CharField):
+    """'20, 40' in the form ↔ [20, 40] in the catalogue."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return ", ".join(str(size) for size in value)
+        return value
+
+    def to_python(self, value: Any) -> Any:
+        text = super().to_python(value)
+        sizes: list[int | float] = []
+        for part in str(text).replace(";", ",").split(","):
+            if not part.strip():
+                continue
+            try:
+                size = Decimal(part.strip())
+            except InvalidOperation:
+                raise forms.ValidationError(f"{part.strip()!r} is not a volume in mL.") from None
+            sizes.append(int(size) if size == size.to_integral_value() else float(size))
+        return sizes
+
+
+class PumpModelForm(AuditedModelForm):
+    reservoir_sizes_ml = ReservoirSizesField(label="Reservoir sizes (mL)", help_text="Separated by commas, e.g. 20, 40")
+
+    class Meta:
+        model = PumpModel
+        fields = ["manufacturer", "model", "reservoir_sizes_ml", "nominal_battery_life_months", "days_eri_to_eos"]
+
+
+class NurseChoiceForm(forms.Form):
+    nurse = forms.ModelChoiceField(queryset=User.objects.none(), required=False, empty_label="All nurses")
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["nurse"].queryset = staff_with_role(Role.PUMP_NURSE)  # type: ignore[attr-defined]
+        self.helper = FormHelper()
+        self.helper.form_method = "get"
+        self.helper.add_input(Submit("show", "Show", css_class="btn-sm"))

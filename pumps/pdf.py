@@ -1,0 +1,84 @@
+"""Printouts (WeasyPrint): the after-visit summary and the wallet-size emergency card.
+
+Every date and number printed is one stored on the records when they were saved
+(computed then by ``pumps.dosing``), so the paper says what the screen said.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+
+from pumps.models import DoseChange, Pump, Refill
+
+
+def render_pdf(template_name: str, context: dict[str, Any]) -> bytes:
+    # Imported here: WeasyPrint is slow to import and logs as it loads its stylesheets.
+    from weasyprint import HTML
+
+    html = render_to_string(template_name, {**context, "clinic": settings.CLINIC})
+    return bytes(HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf())
+
+
+def pdf_response(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _previous_program(change: DoseChange) -> DoseChange | None:
+    return (
+        DoseChange.objects.active()
+        .filter(pump=change.pump)
+        .exclude(pk=change.pk)
+        .filter(changed_on__lte=change.changed_on, pk__lt=change.pk)
+        .order_by("-changed_on", "-pk")
+        .first()
+    )
+
+
+def dose_change_summary(change: DoseChange) -> bytes:
+    """After a titration visit: the dose change, the new alarm and refill-due dates, the next visit."""
+    pump = change.pump
+    context = {
+        "kind": "titration",
+        "pump": pump,
+        "patient": pump.patient,
+        "visit_on": change.changed_on,
+        "change": change,
+        "previous": _previous_program(change),
+        "alarm_date": change.alarm_date,
+        "refill_due_on": change.refill_due_on,
+        "next_visit_on": change.next_visit_on,
+        "next_refill_on": pump.next_refill_appointment_on,
+        "daily_dose_mcg": change.daily_dose_mcg,
+    }
+    return render_pdf("pumps/pdf/after_visit_summary.html", context)
+
+
+def refill_summary(refill: Refill) -> bytes:
+    """After a refill: what went in, the new alarm and refill-due dates, the next appointment."""
+    pump = refill.pump
+    current = DoseChange.objects.active().filter(pump=pump, changed_on__lte=refill.refilled_on)
+    program = current.order_by("-changed_on", "-pk").first()
+    context = {
+        "kind": "refill",
+        "pump": pump,
+        "patient": pump.patient,
+        "visit_on": refill.refilled_on,
+        "refill": refill,
+        "alarm_date": refill.alarm_date,
+        "refill_due_on": refill.refill_due_on,
+        "next_refill_on": refill.next_refill_appointment_on,
+        "next_visit_on": pump.next_visit_on,
+        "daily_dose_mcg": program.daily_dose_mcg if program else None,
+    }
+    return render_pdf("pumps/pdf/after_visit_summary.html", context)
+
+
+def emergency_card(pump: Pump) -> bytes:
+    """A wallet-size card (85.6 × 54 mm, front and back) from the pump's current stored values."""
+    return render_pdf("pumps/pdf/emergency_card.html", {"pump": pump, "patient": pump.patient})

@@ -1,0 +1,325 @@
+"""Every read with rules for pumps: the pump page, the nurse's lists, the schedule.
+
+Lists read the pump's stored columns (one query whatever the history); the pump page
+loads its records once and asks ``pumps.dosing`` for today's volume and the chart.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db.models import Q
+
+from pumps import dosing
+from pumps.models import DoseChange, Pump, Refill, Surgery
+from pumps.projection import (
+    active_dose_changes,
+    active_refills,
+    dose_segments,
+    fill_of,
+    pump_state,
+    state_drift,
+    stored_state,
+)
+from spasticity.clinic import dosing_settings
+
+# The chart shows at most this many days of one fill (a fill lasts 180 days at most).
+CHART_DAYS_PER_FILL_LIMIT = 400
+
+
+# --------------------------------------------------------------------------
+# The starting dose after implant
+# --------------------------------------------------------------------------
+
+
+def positive_trial_bolus_mcg(patient_id: int) -> Decimal | None:
+    """The bolus of the patient's signed positive trial, from the trials app when it offers it."""
+    try:
+        from trials.selectors import effective_positive_trial_bolus_mcg  # type: ignore[attr-defined]
+    except ImportError:
+        return None  # the trials app does not offer it (yet): the clinician enters the dose.
+    bolus = effective_positive_trial_bolus_mcg(patient_id)
+    return Decimal(str(bolus)) if bolus is not None else None
+
+
+def suggested_starting_dose_mcg(patient_id: int) -> tuple[Decimal | None, Decimal | None]:
+    """(positive trial bolus, suggested daily dose = 2 × bolus), or (None, None) without a trial."""
+    bolus = positive_trial_bolus_mcg(patient_id)
+    if bolus is None or bolus <= 0:
+        return None, None
+    return bolus, dosing.suggested_starting_daily_dose_mcg(bolus, dosing_settings())
+
+
+# --------------------------------------------------------------------------
+# The pump page
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class PumpPage:
+    pump: Pump
+    refills: list[Refill]
+    dose_changes: list[DoseChange]
+    surgeries: list[Surgery]
+    other_pumps: list[Pump]
+    current_program: DoseChange | None
+    current_fill: Refill | None
+    projected_volume_today_ml: Decimal | None
+    days_to_alarm: Decimal | None
+    empty_on: datetime.date | None
+    daily_volume_ml: Decimal | None
+    chart: dict[str, Any] = field(default_factory=dict)
+
+
+def pump_page(pk: int, *, today: datetime.date) -> PumpPage:
+    """Everything the pump page shows, in a fixed number of queries."""
+    pump = Pump.objects.select_related("model", "patient", "patient__assigned_nurse").get(pk=pk)
+    refills = list(pump.refills.select_related("voided_by").order_by("-refilled_on", "-pk"))
+    dose_changes = list(pump.dose_changes.select_related("voided_by").order_by("-changed_on", "-pk"))
+    surgeries = list(
+        Surgery.objects.filter(Q(pump=pump) | Q(replaced_pump=pump))
+        .select_related("surgeon", "pump", "replaced_pump")
+        .order_by("-performed_on", "-pk")
+    )
+    other_pumps = list(pump.patient.pumps.exclude(pk=pump.pk).select_related("model").order_by("-implanted_on"))
+    fills, programs = active_refills(refills), active_dose_changes(dose_changes)
+    page = PumpPage(
+        pump=pump,
+        refills=refills,
+        dose_changes=dose_changes,
+        surgeries=surgeries,
+        other_pumps=other_pumps,
+        current_program=programs[-1] if programs else None,
+        current_fill=fills[-1] if fills else None,
+        projected_volume_today_ml=None,
+        days_to_alarm=None,
+        empty_on=None,
+        daily_volume_ml=None,
+    )
+    _add_projection(page, fills, programs, today)
+    page.chart = pump_chart_data(pump, fills, programs, today=today)
+    return page
+
+
+def _add_projection(page: PumpPage, fills: list[Refill], programs: list[DoseChange], today: datetime.date) -> None:
+    fill, program = page.current_fill, page.current_program
+    if fill is None or program is None or not page.pump.is_implanted:
+        return
+    segments = dose_segments(programs)
+    projection = dosing.project_fill(fill_of(fill, page.pump), segments, dosing_settings())
+    page.days_to_alarm, page.empty_on = projection.days_to_alarm, projection.empty_on
+    page.daily_volume_ml = dosing.daily_volume_ml(program.daily_dose_mcg, fill.concentration_mcg_per_ml)
+    if today >= fill.refilled_on:
+        page.projected_volume_today_ml = dosing.projected_volume_ml(fill_of(fill, page.pump), segments, today)
+
+
+def pump_chart_data(
+    pump: Pump, fills: list[Refill], programs: list[DoseChange], *, today: datetime.date
+) -> dict[str, Any]:
+    """Daily dose over time and the projected reservoir volume of each fill, for Chart.js.
+
+    Each fill is drawn from its day to the next fill (the last one to its empty day),
+    one point a day, every value from ``dosing.projected_volume_ml``.
+    """
+    segments = dose_segments(programs)
+    dose_points = [{"x": f"{p.changed_on:%Y-%m-%d}", "y": float(p.daily_dose_mcg)} for p in programs]
+    if programs and today > programs[-1].changed_on:
+        # The current program holds until today (or the explant): draw it to there.
+        until_on = pump.explanted_on or today
+        dose_points.append({"x": f"{until_on:%Y-%m-%d}", "y": float(programs[-1].daily_dose_mcg)})
+    volume_points: list[dict[str, Any]] = []
+    for index, refill in enumerate(fills):
+        fill = fill_of(refill, pump)
+        if index + 1 < len(fills):
+            end_on = fills[index + 1].refilled_on
+        else:
+            end_on = (dosing.empty_on(fill, segments) or refill.refilled_on) + datetime.timedelta(days=1)
+        days = min((end_on - refill.refilled_on).days, CHART_DAYS_PER_FILL_LIMIT)
+        for offset in range(max(days, 1)):
+            on = refill.refilled_on + datetime.timedelta(days=offset)
+            volume_points.append({"x": f"{on:%Y-%m-%d}", "y": float(dosing.projected_volume_ml(fill, segments, on))})
+    return {
+        "dose": dose_points,
+        "volume": volume_points,
+        "alarm_ml": float(pump.low_reservoir_alarm_ml),
+        "alarm_date": f"{pump.alarm_date:%Y-%m-%d}" if pump.alarm_date else None,
+        "today": f"{today:%Y-%m-%d}",
+    }
+
+
+# --------------------------------------------------------------------------
+# Lists: the nurse's day and the titration schedule
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    pump: Pump
+    kind: str  # "refill", "visit" or "no_projection"
+    on: datetime.date | None
+    status: str  # "past_alarm", "overdue", "missed", "today", "this_week", "no_projection"
+    booked_on: datetime.date | None = None
+
+    @property
+    def patient(self) -> Any:
+        return self.pump.patient
+
+
+URGENCY = {"past_alarm": 0, "no_projection": 1, "overdue": 2, "missed": 3, "today": 4, "this_week": 5}
+
+
+@dataclass
+class NurseWorklist:
+    today: datetime.date
+    week_end_on: datetime.date
+    refills: list[WorkItem]
+    visits: list[WorkItem]
+    no_projection: list[WorkItem]
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.refills or self.visits or self.no_projection)
+
+
+def _implanted_pumps(nurse_id: int | None) -> Any:
+    pumps = Pump.objects.implanted().filter(patient__voided_at__isnull=True)
+    if nurse_id is not None:
+        pumps = pumps.filter(patient__assigned_nurse_id=nurse_id)
+    return pumps.select_related("patient", "patient__assigned_nurse", "model")
+
+
+def _refill_item(pump: Pump, today: datetime.date) -> WorkItem:
+    due_on = pump.refill_due_on
+    if pump.alarm_date and pump.alarm_date < today:
+        status = "past_alarm"
+    elif due_on and due_on < today:
+        status = "overdue"
+    elif due_on == today or pump.next_refill_appointment_on == today:
+        status = "today"
+    else:
+        status = "this_week"
+    return WorkItem(pump, "refill", due_on, status, booked_on=pump.next_refill_appointment_on)
+
+
+def _visit_item(pump: Pump, today: datetime.date) -> WorkItem:
+    on = pump.next_visit_on
+    assert on is not None
+    status = "missed" if on < today else "today" if on == today else "this_week"
+    return WorkItem(pump, "visit", on, status)
+
+
+def nurse_worklist(*, today: datetime.date, nurse_id: int | None = None, days: int = 7) -> NurseWorklist:
+    """Refills and titration visits due today or in the coming week, most urgent first.
+
+    One query: it reads the pumps' stored columns (refill due, alarm date, booked
+    refill and visit dates), never their history. Overdue refills, pumps past their
+    alarm date and missed visits stay on the list until something is recorded.
+    """
+    week_end_on = today + datetime.timedelta(days=days - 1)
+    booked = Q(next_refill_appointment_on__gte=today, next_refill_appointment_on__lte=week_end_on)
+    pumps = _implanted_pumps(nurse_id).filter(
+        Q(refill_due_on__lte=week_end_on) | booked | Q(next_visit_on__lte=week_end_on) | Q(alarm_date__isnull=True)
+    )
+    refills: list[WorkItem] = []
+    visits: list[WorkItem] = []
+    no_projection: list[WorkItem] = []
+    for pump in pumps:
+        if pump.alarm_date is None:
+            no_projection.append(WorkItem(pump, "no_projection", None, "no_projection"))
+        elif (pump.refill_due_on and pump.refill_due_on <= week_end_on) or (
+            pump.next_refill_appointment_on and today <= pump.next_refill_appointment_on <= week_end_on
+        ):
+            refills.append(_refill_item(pump, today))
+        if pump.next_visit_on and pump.next_visit_on <= week_end_on:
+            visits.append(_visit_item(pump, today))
+
+    def by_urgency(item: WorkItem) -> tuple[int, datetime.date, str]:
+        return URGENCY[item.status], item.on or today, item.pump.patient.family_name
+
+    return NurseWorklist(
+        today=today,
+        week_end_on=week_end_on,
+        refills=sorted(refills, key=by_urgency),
+        visits=sorted(visits, key=by_urgency),
+        no_projection=no_projection,
+    )
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    on: datetime.date
+    kind: str  # "visit", "refill_booked" or "refill_due"
+    pump: Pump
+
+
+@dataclass
+class NurseSchedule:
+    nurse: User | None
+    rows: list[ScheduleRow]
+
+
+def titration_schedule(
+    *, start_on: datetime.date, end_on: datetime.date, nurse_id: int | None = None
+) -> list[NurseSchedule]:
+    """Upcoming titration visits and refills per pump nurse, between two dates (one query)."""
+    in_range = {"gte": start_on, "lte": end_on}
+    pumps = _implanted_pumps(nurse_id).filter(
+        Q(next_visit_on__range=(start_on, end_on))
+        | Q(next_refill_appointment_on__range=(start_on, end_on))
+        | Q(refill_due_on__range=(start_on, end_on))
+    )
+    by_nurse: dict[int | None, NurseSchedule] = {}
+    rows: dict[int | None, list[ScheduleRow]] = defaultdict(list)
+    for pump in pumps:
+        nurse = pump.patient.assigned_nurse
+        key = nurse.pk if nurse else None
+        by_nurse.setdefault(key, NurseSchedule(nurse, rows[key]))
+        for kind, on in (
+            ("visit", pump.next_visit_on),
+            ("refill_booked", pump.next_refill_appointment_on),
+            ("refill_due", pump.refill_due_on),
+        ):
+            if on is not None and in_range["gte"] <= on <= in_range["lte"]:
+                rows[key].append(ScheduleRow(on, kind, pump))
+    for schedule in by_nurse.values():
+        schedule.rows.sort(key=lambda row: (row.on, row.pump.patient.family_name))
+    return sorted(by_nurse.values(), key=lambda s: (s.nurse is None, s.nurse.last_name if s.nurse else ""))
+
+
+def patient_pumps(patient_id: int) -> list[Pump]:
+    """The patient's pumps, in first (implanted) then explanted (one query)."""
+    pumps = Pump.objects.active().filter(patient_id=patient_id).select_related("model")
+    return sorted(pumps, key=lambda p: (p.explanted_on is not None, -p.implanted_on.toordinal()))
+
+
+# --------------------------------------------------------------------------
+# Drift between the stored columns and a fresh recomputation
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PumpDrift:
+    pump: Pump
+    fields: dict[str, tuple[object, object]]  # field: (stored, fresh)
+
+
+def projection_drift() -> list[PumpDrift]:
+    """Every pump whose stored projection or current values differ from a fresh recomputation.
+
+    Reads every pump with its refills and dose changes (three queries) and recomputes
+    with ``pumps.dosing`` exactly as ``pump_recompute_projection`` does.
+    """
+    settings = dosing_settings()
+    pumps = Pump.objects.select_related("model").prefetch_related("refills", "dose_changes").order_by("pk")
+    drifts = []
+    for pump in pumps:
+        fresh = pump_state(pump, list(pump.refills.all()), list(pump.dose_changes.all()), settings)
+        drift = state_drift(stored_state(pump), fresh)
+        if drift:
+            drifts.append(PumpDrift(pump, drift))
+    return drifts

@@ -1,0 +1,433 @@
+"""Pump pages. Thin: every rule lives in the services and selectors, every number in ``dosing``."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import asdict
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from patients.models import Patient
+from pumps import pdf, selectors, services
+from pumps.forms import (
+    CatheterRevisionForm,
+    DoseChangeForm,
+    ExplantForm,
+    ImplantForm,
+    NurseChoiceForm,
+    PumpEditForm,
+    PumpFollowUpForm,
+    PumpModelForm,
+    RefillForm,
+    ReplaceForm,
+)
+from pumps.models import DoseChange, Pump, PumpModel, Refill, Surgery
+from pumps.services import FillDetails
+from spasticity.roles import PERMS, Role, roles_of
+from spasticity.timeutil import clinic_today
+from spasticity.views import AuditedCreateView, AuditedUpdateView
+
+SCHEDULE_DEFAULT_DAYS = 28
+
+
+# --------------------------------------------------------------------------
+# Reading pages
+# --------------------------------------------------------------------------
+
+
+def pump_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        page = selectors.pump_page(pk, today=clinic_today())
+    except Pump.DoesNotExist as error:
+        raise Http404 from error
+    return render(request, "pumps/pump_detail.html", {"page": page, "pump": page.pump, "today": clinic_today()})
+
+
+def _chosen_nurse_id(request: HttpRequest, form: NurseChoiceForm) -> int | None:
+    """The nurse whose list to show: the one chosen, else the signed-in nurse, else everyone."""
+    if form.is_bound and form.is_valid() and form.cleaned_data["nurse"]:
+        return int(form.cleaned_data["nurse"].pk)
+    if "nurse" not in request.GET and Role.PUMP_NURSE in roles_of(request.user):
+        return int(request.user.pk)  # type: ignore[arg-type]
+    return None
+
+
+def nurse_today(request: HttpRequest) -> HttpResponse:
+    """A pump nurse's day: refills and titration visits due today and this week."""
+    form = NurseChoiceForm(request.GET or None)
+    nurse_id = _chosen_nurse_id(request, form)
+    if nurse_id is not None and not form.is_bound:
+        form = NurseChoiceForm(initial={"nurse": nurse_id})
+    worklist = selectors.nurse_worklist(today=clinic_today(), nurse_id=nurse_id)
+    return render(request, "pumps/nurse_today.html", {"worklist": worklist, "form": form, "nurse_id": nurse_id})
+
+
+def titration_schedule(request: HttpRequest) -> HttpResponse:
+    """Upcoming titration visits and refills per pump nurse."""
+    form = NurseChoiceForm(request.GET or None)
+    nurse_id = _chosen_nurse_id(request, form) if form.is_bound else None
+    start_on = clinic_today()
+    end_on = start_on + datetime.timedelta(days=SCHEDULE_DEFAULT_DAYS - 1)
+    schedules = selectors.titration_schedule(start_on=start_on, end_on=end_on, nurse_id=nurse_id)
+    context = {"schedules": schedules, "form": form, "start_on": start_on, "end_on": end_on}
+    return render(request, "pumps/titration_schedule.html", context)
+
+
+def pump_model_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "pumps/pump_model_list.html", {"pump_models": PumpModel.objects.active()})
+
+
+def dose_change_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    change = get_object_or_404(DoseChange.objects.select_related("pump__model", "pump__patient"), pk=pk)
+    return render(request, "pumps/dose_change_detail.html", {"change": change, "pump": change.pump})
+
+
+def refill_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    refill = get_object_or_404(Refill.objects.select_related("pump__model", "pump__patient"), pk=pk)
+    return render(request, "pumps/refill_detail.html", {"refill": refill, "pump": refill.pump})
+
+
+# --------------------------------------------------------------------------
+# Printouts
+# --------------------------------------------------------------------------
+
+
+def dose_change_summary_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    change = get_object_or_404(DoseChange.objects.select_related("pump__model", "pump__patient"), pk=pk)
+    return pdf.pdf_response(pdf.dose_change_summary(change), f"after-visit-summary-{change.changed_on:%Y-%m-%d}.pdf")
+
+
+def refill_summary_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    refill = get_object_or_404(Refill.objects.select_related("pump__model", "pump__patient"), pk=pk)
+    return pdf.pdf_response(pdf.refill_summary(refill), f"after-visit-summary-{refill.refilled_on:%Y-%m-%d}.pdf")
+
+
+def emergency_card_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    pump = get_object_or_404(Pump.objects.select_related("model", "patient"), pk=pk)
+    return pdf.pdf_response(pdf.emergency_card(pump), f"pump-emergency-card-{pump.serial_number}.pdf")
+
+
+# --------------------------------------------------------------------------
+# Surgery
+# --------------------------------------------------------------------------
+
+
+class PumpChildMixin:
+    """Views about one pump: loads it and returns to its page."""
+
+    kwargs: dict[str, Any]
+    request: HttpRequest
+
+    def get_pump(self) -> Pump:
+        if not hasattr(self, "_pump"):
+            self._pump = get_object_or_404(Pump.objects.select_related("model", "patient"), pk=self.kwargs["pump_pk"])
+        return self._pump
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]
+        context["pump"] = self.get_pump()
+        return context
+
+    def get_success_url(self) -> str:
+        return reverse("pumps:detail", args=[self.get_pump().pk])
+
+
+class ImplantView(AuditedCreateView):
+    model = Pump
+    form_class = ImplantForm
+    permission_required = PERMS.RECORD_SURGERY
+    template_name = "pumps/implant_form.html"
+    page_title = "Record a pump implant"
+
+    def get_patient(self) -> Patient:
+        if not hasattr(self, "_patient"):
+            self._patient = get_object_or_404(Patient, pk=self.kwargs["patient_pk"])
+        return self._patient
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        self.trial_bolus_mcg, suggested = selectors.suggested_starting_dose_mcg(self.get_patient().pk)
+        kwargs.update(user=self.request.user, suggested_dose_mcg=suggested)
+        return kwargs
+
+    def get_form(self, form_class: Any = None) -> Any:
+        form = super().get_form(form_class)
+        form.instance.patient = self.get_patient()
+        return form
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(patient=self.get_patient(), trial_bolus_mcg=getattr(self, "trial_bolus_mcg", None))
+        return context
+
+    def save_record(self, form: ImplantForm) -> None:  # type: ignore[override]
+        services.pump_implant(
+            form.instance,
+            by=self.request.user,
+            surgery=form.surgery_details(form.cleaned_data["implanted_on"]),
+            first_program=form.program_details(),
+            first_fill=form.fill_details(),
+        )
+
+    def get_success_url(self) -> str:
+        return reverse("pumps:detail", args=[self.object.pk])
+
+
+class ReplaceView(PumpChildMixin, AuditedCreateView):
+    model = Pump
+    form_class = ReplaceForm
+    permission_required = PERMS.RECORD_SURGERY
+    template_name = "pumps/surgery_form.html"
+    page_title = "Record a pump replacement"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        old = self.get_pump()
+        kwargs["user"] = self.request.user
+        kwargs.setdefault("initial", {}).update(
+            model=old.model_id,
+            reservoir_volume_ml=old.reservoir_volume_ml,
+            low_reservoir_alarm_ml=old.low_reservoir_alarm_ml,
+            pump_site=old.pump_site,
+            drug=old.current_drug or None,
+            concentration_mcg_per_ml=old.current_concentration_mcg_per_ml,
+        )
+        return kwargs
+
+    def save_record(self, form: ReplaceForm) -> None:  # type: ignore[override]
+        performed_on = form.cleaned_data["performed_on"]
+        form.instance = services.pump_replace(
+            self.get_pump(),
+            new_pump=form.instance,
+            by=self.request.user,
+            surgery=form.surgery_details(performed_on),
+            catheter_revised=form.cleaned_data["catheter_revised"],
+            first_fill=form.fill_details(),
+        )
+
+    def get_success_url(self) -> str:
+        return reverse("pumps:detail", args=[self.object.pk])
+
+
+class CatheterRevisionView(PumpChildMixin, AuditedCreateView):
+    model = Surgery
+    form_class = CatheterRevisionForm
+    permission_required = PERMS.RECORD_SURGERY
+    template_name = "pumps/surgery_form.html"
+    page_title = "Record a catheter revision"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def save_record(self, form: CatheterRevisionForm) -> None:  # type: ignore[override]
+        form.instance = services.catheter_revision(
+            self.get_pump(),
+            by=self.request.user,
+            surgery=form.surgery_details(form.cleaned_data["performed_on"]),
+            catheter_model=form.cleaned_data["catheter_model"],
+            catheter_tip_level=form.cleaned_data["catheter_tip_level"],
+        )
+
+
+class ExplantView(PumpChildMixin, AuditedCreateView):
+    model = Surgery
+    form_class = ExplantForm
+    permission_required = PERMS.RECORD_SURGERY
+    template_name = "pumps/surgery_form.html"
+    page_title = "Record an explant"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def save_record(self, form: ExplantForm) -> None:  # type: ignore[override]
+        form.instance = services.pump_explant(
+            self.get_pump(), by=self.request.user, surgery=form.surgery_details(form.cleaned_data["performed_on"])
+        )
+
+
+class PumpUpdateView(AuditedUpdateView):
+    model = Pump
+    form_class: type[Any] = PumpEditForm
+    permission_required = PERMS.RECORD_SURGERY
+    page_title = "Edit pump details"
+
+    def save_record(self, form: PumpEditForm) -> None:  # type: ignore[override]
+        services.pump_update(
+            form.instance, by=self.request.user, expected_version=form.expected_version, reason=form.change_reason_text
+        )
+
+
+class PumpFollowUpView(PumpUpdateView):
+    """Interrogation findings and cards, for the pump team (nurses and doctors)."""
+
+    form_class = PumpFollowUpForm
+    permission_required = PERMS.RECORD_REFILL
+    page_title = "Interrogation, alarm volume and cards"
+
+
+# --------------------------------------------------------------------------
+# Titration visits and refills
+# --------------------------------------------------------------------------
+
+
+class DoseChangeCreateView(PumpChildMixin, AuditedCreateView):
+    model = DoseChange
+    form_class = DoseChangeForm
+    permission_required = PERMS.CHANGE_DOSE
+    template_name = "pumps/dose_change_form.html"
+    page_title = "Titration visit: new dose program"
+
+    def get_initial(self) -> dict[str, Any]:
+        pump = self.get_pump()
+        current = pump.dose_changes.active().order_by("-changed_on", "-pk").first()
+        initial: dict[str, Any] = {"changed_on": clinic_today()}
+        if current is not None:
+            initial.update(mode=current.mode, daily_dose_mcg=current.daily_dose_mcg, flex_steps=current.flex_steps)
+        return initial
+
+    def get_form(self, form_class: Any = None) -> Any:
+        form = super().get_form(form_class)
+        form.instance.pump = self.get_pump()
+        return form
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        pump = self.get_pump()
+        context["current_program"] = pump.dose_changes.active().order_by("-changed_on", "-pk").first()
+        return context
+
+    def save_record(self, form: DoseChangeForm) -> None:  # type: ignore[override]
+        program = form.program_details()
+        form.instance = services.dose_change_record(
+            pump=self.get_pump(),
+            by=self.request.user,
+            changed_on=form.cleaned_data["changed_on"],
+            **asdict(program),
+        )
+
+    def get_success_url(self) -> str:
+        return reverse("pumps:dose_change_detail", args=[self.object.pk])
+
+
+class RefillCreateView(PumpChildMixin, AuditedCreateView):
+    model = Refill
+    form_class = RefillForm
+    permission_required = PERMS.RECORD_REFILL
+    template_name = "pumps/refill_form.html"
+    page_title = "Refill"
+
+    def last_refill(self) -> Refill | None:
+        return self.get_pump().refills.active().order_by("-refilled_on", "-pk").first()
+
+    def get_initial(self) -> dict[str, Any]:
+        """Prefilled from the last refill: drug, concentration, dilution and volume."""
+        initial: dict[str, Any] = {"refilled_on": clinic_today()}
+        last = self.last_refill()
+        if last is not None:
+            initial.update(
+                drug=last.drug,
+                concentration_mcg_per_ml=last.concentration_mcg_per_ml,
+                dilution_note=last.dilution_note,
+                volume_added_ml=last.volume_added_ml,
+            )
+        return initial
+
+    def get_form(self, form_class: Any = None) -> Any:
+        form = super().get_form(form_class)
+        form.instance.pump = self.get_pump()
+        return form
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["last_refill"] = self.last_refill()
+        return context
+
+    def save_record(self, form: RefillForm) -> None:  # type: ignore[override]
+        data = {name: form.cleaned_data[name] for name in RefillForm.Meta.fields}
+        form.instance = services.refill_record(pump=self.get_pump(), by=self.request.user, **data)
+
+    def get_success_url(self) -> str:
+        return reverse("pumps:refill_detail", args=[self.object.pk])
+
+
+def _require(request: HttpRequest, permission: str) -> None:
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+
+
+@require_POST
+def dose_change_preview(request: HttpRequest, pump_pk: int) -> HttpResponse:
+    """htmx: the daily dose, change %, confirmation need and new dates of the program being typed."""
+    _require(request, PERMS.CHANGE_DOSE)
+    pump = get_object_or_404(Pump.objects.select_related("model"), pk=pump_pk)
+    form = DoseChangeForm(request.POST, instance=DoseChange(pump=pump))
+    form.is_valid()  # the model's clean computes a flex program's daily dose
+    data = form.cleaned_data
+    context: dict[str, Any] = {"pump": pump, "form_errors": form.errors}
+    if not form.errors and data.get("changed_on"):
+        context["draft"] = services.dose_change_preview(
+            pump=pump, changed_on=data["changed_on"], program=form.program_details()
+        )
+    return render(request, "pumps/partials/dose_preview.html", context)
+
+
+@require_POST
+def refill_preview(request: HttpRequest, pump_pk: int) -> HttpResponse:
+    """htmx: the delivery check and the new dates of the refill being typed, before it is saved."""
+    _require(request, PERMS.RECORD_REFILL)
+    pump = get_object_or_404(Pump.objects.select_related("model"), pk=pump_pk)
+    form = RefillForm(request.POST, instance=Refill(pump=pump))
+    form.is_valid()
+    data = form.cleaned_data
+    needed = ("refilled_on", "volume_added_ml", "drug", "concentration_mcg_per_ml")
+    errors = {name: messages for name, messages in form.errors.items() if name != "reservoir_port_access_confirmed"}
+    context: dict[str, Any] = {"pump": pump, "form_errors": errors}
+    if not errors and all(data.get(name) is not None for name in needed):
+        fill = FillDetails(
+            volume_added_ml=data["volume_added_ml"],
+            drug=data["drug"],
+            concentration_mcg_per_ml=data["concentration_mcg_per_ml"],
+            dilution_note=data.get("dilution_note", ""),
+            lot_number=data.get("lot_number") or "preview",
+            aspirated_volume_ml=data.get("aspirated_volume_ml"),
+        )
+        context["draft"] = services.refill_preview(pump=pump, refilled_on=data["refilled_on"], fill=fill)
+    return render(request, "pumps/partials/refill_preview.html", context)
+
+
+# --------------------------------------------------------------------------
+# The catalogue
+# --------------------------------------------------------------------------
+
+
+class PumpModelCreateView(AuditedCreateView):
+    model = PumpModel
+    form_class = PumpModelForm
+    permission_required = PERMS.EDIT_PUMP_CATALOGUE
+    page_title = "New pump model"
+
+    def save_record(self, form: PumpModelForm) -> None:  # type: ignore[override]
+        services.pump_model_save(form.instance, by=self.request.user)
+
+    def get_success_url(self) -> str:
+        return reverse("pumps:catalogue")
+
+
+class PumpModelUpdateView(AuditedUpdateView):
+    model = PumpModel
+    form_class = PumpModelForm
+    permission_required = PERMS.EDIT_PUMP_CATALOGUE
+    page_title = "Edit pump model"
+
+    def save_record(self, form: PumpModelForm) -> None:  # type: ignore[override]
+        services.pump_model_save(
+            form.instance, by=self.request.user, expected_version=form.expected_version, reason=form.change_reason_text
+        )
+
+    def get_success_url(self) -> str:
+        return reverse("pumps:catalogue")

@@ -1,0 +1,71 @@
+"""A real Celery worker on Redis (not eager mode) runs the scan and the digest.
+
+The worker runs in a thread of this process with its own database connection, so the
+test data must be committed (``transaction=True``), and the locmem outbox it writes to
+is the one this test reads. Redis DB 5 is the broker and DB 6 the result store: this
+suite's own, so no other worker takes these tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from django.core import mail
+
+from alerts.models import Alert, Notification
+from alerts.tasks import alert_scan_task, nurse_digest_task
+from tests.alerts.conftest import celery_connected_to
+from tests.factories import PatientFactory, PumpFactory
+
+BROKER_URL = "redis://127.0.0.1:6379/5"
+RESULT_BACKEND = "redis://127.0.0.1:6379/6"
+
+pytestmark = [pytest.mark.celery_worker]
+
+
+@pytest.fixture(scope="module")
+def celery_worker_live(django_db_blocker) -> Iterator[None]:
+    import celery.contrib.testing.tasks  # noqa: F401  registers celery.ping for the ping check
+
+    for url in (BROKER_URL, RESULT_BACKEND):
+        redis.Redis.from_url(url).flushdb()  # leftovers of an interrupted run
+    with (
+        celery_connected_to(BROKER_URL, RESULT_BACKEND) as app,
+        django_db_blocker.unblock(),
+        start_worker(app, pool="solo", perform_ping_check=True, shutdown_timeout=10),
+    ):
+        yield
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_scan_and_the_digest(celery_worker_live, nurse, surgeon):
+    past_alarm = PumpFactory(patient=PatientFactory(assigned_nurse=nurse), by=surgeon)  # alarm 2024-06-15
+    due_soon = PumpFactory(patient=PatientFactory(assigned_nurse=nurse), by=surgeon, implanted_on=dt.date(2024, 2, 1))
+
+    scanned = alert_scan_task.delay(as_of="2024-06-16").get(timeout=30)
+
+    assert scanned == {"changes": 2, "raised": 2, "resolved": 0}
+    assert {(a.pump_id, a.kind, a.status) for a in Alert.objects.all()} == {
+        (past_alarm.pk, "past_alarm_date", "open"),
+        (due_soon.pk, "refill_due_soon", "open"),
+    }
+    assert Alert.objects.get(pump=past_alarm).history.get().history_user.username == "itb-system"
+    immediate = Notification.objects.get(kind="immediate")
+    assert (immediate.status, immediate.attempts) == ("sent", 1)  # the worker sent it after the scan
+
+    digested = nurse_digest_task.delay(as_of="2024-06-16").get(timeout=30)
+
+    assert digested == {"queued": 1, "sent": 1, "failed": 0}
+    digest = Notification.objects.get(kind="digest")
+    assert (digest.dedupe_key, digest.status, digest.recipient) == (f"digest:{nurse.pk}:2024-06-16", "sent", nurse)
+    assert set(digest.alerts.values_list("kind", flat=True)) == {"past_alarm_date", "refill_due_soon"}
+    assert [m.subject.split(":")[0] for m in mail.outbox] == ["URGENT", "Pump alerts for 16 Jun 2024"]
+    assert all(m.to == [nurse.email] for m in mail.outbox)
+
+    # A second delivery of the digest (acks_late redelivery, a retry) sends nothing more.
+    assert nurse_digest_task.delay(as_of="2024-06-16").get(timeout=30) == {"queued": 0, "sent": 0, "failed": 0}
+    assert len(mail.outbox) == 2
