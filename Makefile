@@ -23,8 +23,12 @@ $(STAMP)/assets: package.json package-lock.json scripts/vendor_assets.sh
 
 assets: $(STAMP)/assets
 
+# Hashed, compressed static files for the demo server (DEBUG off, as in production).
+staticfiles/staticfiles.json: $(STAMP)/venv $(STAMP)/assets $(shell find static -path static/vendor -prune -o -type f -print) $(shell find */static -type f 2>/dev/null)
+	$(BIN)/python manage.py collectstatic --noinput -v0
+
 ## make demo: a working demo on an embedded SQLite database, seeded, with the jobs running.
-demo: install assets
+demo: install assets staticfiles/staticfiles.json
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py run_demo
