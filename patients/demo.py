@@ -8,7 +8,6 @@ import random
 from django.contrib.auth.models import User
 
 from patients.models import Diagnosis, Patient, Referral
-from patients.services import patient_refresh_stage
 from spasticity.roles import Role
 
 DEMO_STAFF = {
@@ -55,11 +54,14 @@ def seed_patients(*, staff: dict[str, User], count: int, today: dt.date) -> list
         )
         CaregiverFactory(patient=patient)
         OralMedicineFactory(patient=patient)
+        # Accepted two to eight weeks after it came in; align_referrals_with_history moves it
+        # before the patient's first trial or implant once those are seeded.
+        received_on = today - dt.timedelta(days=rng.randint(200, 400))
         ReferralFactory(
             patient=patient,
-            received_on=today - dt.timedelta(days=rng.randint(400, 1500)),
+            received_on=received_on,
             status=Referral.Status.ACCEPTED,
-            decided_on=today - dt.timedelta(days=rng.randint(100, 390)),
+            decided_on=received_on + dt.timedelta(days=rng.randint(14, 56)),
             decided_by=staff["rehab_doctor"],
         )
         patients.append(patient)
@@ -85,5 +87,26 @@ def seed_referral_stages(*, staff: dict[str, User], today: dt.date) -> None:
         decided_on=today - dt.timedelta(days=40),
         decided_by=staff["rehab_doctor"],
     )
-    for patient in Patient.objects.all():
-        patient_refresh_stage(patient, by=staff["rehab_doctor"], today=today)
+
+
+def align_referrals_with_history(*, staff: dict[str, User]) -> None:
+    """Move each demo referral to before the patient's first trial or implant.
+
+    The pump and trial stories reach back up to ten years; a referral decided after the
+    implant it led to would make the demo's timelines nonsense.
+    """
+    from patients.selectors import patient_timeline
+    from spasticity.audit import audited_save
+
+    rng = random.Random(2027)  # noqa: S311  (demo data, not security)
+    for patient in Patient.objects.prefetch_related("referrals"):
+        clinical_dates = [event.on for event in patient_timeline(patient) if event.kind != "referral"]
+        if not clinical_dates:
+            continue
+        first_event_on = min(clinical_dates)
+        for referral in patient.referrals.all():
+            if referral.decided_on is None or referral.decided_on < first_event_on:
+                continue
+            referral.received_on = first_event_on - dt.timedelta(days=rng.randint(90, 200))
+            referral.decided_on = referral.received_on + dt.timedelta(days=rng.randint(14, 56))
+            audited_save(referral, by=staff["rehab_doctor"], reason="Demo data: referral precedes the treatment")

@@ -36,5 +36,5 @@ def test_collected_static_files_let_the_login_page_render_with_hashed_names(clie
     html = response.content.decode()
     # The stylesheet link carries the content hash, so browsers can cache it for good.
     assert "vendor/bootstrap/bootstrap.min." in html and ".css" in html
-    assert "bootstrap.min.css\"" not in html
+    assert 'bootstrap.min.css"' not in html
     assert any(tmp_path.glob("vendor/bootstrap/bootstrap.min.*.css"))

@@ -32,6 +32,7 @@ class Command(BaseCommand):
             staff = demo.seed_staff()
             patients = demo.seed_patients(staff=staff, count=options["patients"], today=today)
             self.seed_pathway(staff=staff, patients=patients, today=today)
+            demo.align_referrals_with_history(staff=staff)
             demo.seed_referral_stages(staff=staff, today=today)
             for patient in Patient.objects.all():
                 patient_refresh_stage(patient, by=staff["rehab_doctor"], today=today)
