@@ -1,4 +1,8 @@
-"""The demo caseload covers the whole pathway, with a login per role and coherent dates."""
+"""The demo caseload covers the whole pathway, with a login per role and coherent dates.
+
+One test seeds once (about 20 s) and checks everything, inside the test's transaction,
+so nothing outlives it.
+"""
 
 from __future__ import annotations
 
@@ -15,55 +19,35 @@ from tests.factories import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture(scope="module")
-def demo_caseload(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        # 15 patients: a third (5) for the four trial stories, ten for the ten pump stories.
-        call_command("seed_demo", "--patients", "15", stdout=io.StringIO())
-        yield
-        # Module-scoped data outside the per-test transactions: clear it for the tests after us.
-        from django.core.management import call_command as run
-
-        run("flush", "--noinput", verbosity=0)
-        from django.contrib.auth.models import Group, Permission
-        from django.contrib.contenttypes.models import ContentType
-
-        from spasticity.roles import sync_role_groups
-
-        sync_role_groups(Group, Permission, ContentType)
+DEMO_LOGINS = [
+    ("doctor", Role.REHAB_DOCTOR),
+    ("nurse", Role.PUMP_NURSE),
+    ("therapist", Role.PHYSICAL_THERAPIST),
+    ("surgeon", Role.NEUROSURGEON),
+    ("admin", Role.ADMINISTRATOR),
+]
 
 
-def test_every_pathway_stage_is_in_the_demo(demo_caseload):
-    stages = set(Patient.objects.values_list("pathway_stage", flat=True))
-    assert stages == set(PathwayStage.values)
+def referral_follows_treatment(patient: Patient) -> bool:
+    events = patient_timeline(patient)
+    referrals = [e.on for e in events if e.kind == "referral"]
+    treatment = [e.on for e in events if e.kind != "referral"]
+    return bool(referrals and treatment) and max(referrals) > min(treatment)
 
 
-def test_each_role_has_a_demo_login_with_the_demo_password(demo_caseload):
-    for username, role in [
-        ("doctor", Role.REHAB_DOCTOR),
-        ("nurse", Role.PUMP_NURSE),
-        ("therapist", Role.PHYSICAL_THERAPIST),
-        ("surgeon", Role.NEUROSURGEON),
-        ("admin", Role.ADMINISTRATOR),
-    ]:
+def test_the_demo_covers_every_stage_and_role_with_coherent_dates_and_seeds_once():
+    # 15 patients: a third (5) for the four trial stories, ten for the ten pump stories.
+    call_command("seed_demo", "--patients", "15", stdout=io.StringIO())
+
+    assert set(Patient.objects.values_list("pathway_stage", flat=True)) == set(PathwayStage.values)
+    for username, role in DEMO_LOGINS:
         user = User.objects.get(username=username)
         assert roles_of(user) == {role}
         assert user.check_password(DEMO_PASSWORD)
+    assert [p.mrn for p in Patient.objects.all() if referral_follows_treatment(p)] == []
 
-
-def test_no_demo_referral_comes_after_the_treatment_it_led_to(demo_caseload):
-    for patient in Patient.objects.all():
-        events = patient_timeline(patient)
-        referrals = [e.on for e in events if e.kind == "referral"]
-        treatment = [e.on for e in events if e.kind != "referral"]
-        if referrals and treatment:
-            assert max(referrals) <= min(treatment), patient.mrn
-
-
-def test_seeding_twice_leaves_the_demo_as_it_is(demo_caseload):
     count = Patient.objects.count()
-    out = io.StringIO()
-    call_command("seed_demo", stdout=out)
-    assert "already present" in out.getvalue()
+    again = io.StringIO()
+    call_command("seed_demo", stdout=again)
+    assert "already present" in again.getvalue()
     assert Patient.objects.count() == count
