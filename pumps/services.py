@@ -495,6 +495,8 @@ def pump_implant(
     )
     _raise_if(errors)
     _save_new_pump(pump, implant, dose_change, refill, by=by)
+    # A pump entered with an old fill (a patient joining the clinic) may already be due.
+    alerts_refresh_for_pump(pump, as_of=today, by=by)
     patient_refresh_stage(pump.patient, by=by, today=today)
     return pump
 
@@ -571,6 +573,7 @@ def pump_replace(
     _save_new_pump(new_pump, replacement, dose_change, refill, by=by)
     old_pump.explanted_on = locked.explanted_on
     alerts_refresh_for_pump(locked, as_of=today, by=by)
+    alerts_refresh_for_pump(new_pump, as_of=today, by=by)
     patient_refresh_stage(locked.patient, by=by, today=today)
     return new_pump
 
@@ -653,6 +656,8 @@ def pump_update(
     _raise_if(errors)
     record_save(pump, by=by, expected_version=expected_version, reason=reason)
     pump_recompute_projection(pump, by=by, reason=reason or "Pump details edited")
+    # An ERI date or a new alarm volume moves the battery and alarm dates: alert at once.
+    alerts_refresh_for_pump(pump, as_of=today, by=by)
     patient_refresh_stage(pump.patient, by=by, today=today)
     return pump
 
@@ -677,8 +682,11 @@ def after_pump_record_voided(record: ClinicalRecord, by: Any) -> None:
     """Hook for ``spasticity.audit.void_record``: re-project in the same transaction.
 
     A voided refill or dose change no longer counts, so the pump's alarm and
-    refill-due dates move at once; a voided pump leaves the lists.
+    refill-due dates, and its alerts, move at once; a voided pump leaves the lists.
     """
     pump = record if isinstance(record, Pump) else record.pump  # type: ignore[attr-defined]
     pump_recompute_projection(pump, by=by, reason=f"Recomputed after voiding {record}")
+    # Voiding a mistaken refill can put the pump back past its alarm date: alert now,
+    # not at tomorrow's 06:00 scan.
+    alerts_refresh_for_pump(pump, by=by)
     patient_refresh_stage(pump.patient, by=by)

@@ -128,9 +128,13 @@ class PumpFactory(factory.Factory):
     concentration_mcg_per_ml = Decimal("2000")
     drug = "lioresal"
     lot_number = factory.Sequence(lambda n: f"LOT{n:05d}")
+    # The day the implant is entered (its alerts are computed as of then): by default the
+    # implant day itself; pass today=... to enter an old implant now.
+    today: Any = factory.LazyAttribute(lambda o: o.implanted_on)
 
     @classmethod
     def _build(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("today")
         for name in ("by", "daily_dose_mcg", "volume_added_ml", "concentration_mcg_per_ml", "drug", "lot_number"):
             kwargs.pop(name)
         return model_class(**kwargs)
@@ -140,10 +144,11 @@ class PumpFactory(factory.Factory):
         from pumps.services import FillDetails, ProgramDetails, pump_implant
 
         by, dose, volume = kwargs.pop("by"), kwargs.pop("daily_dose_mcg"), kwargs.pop("volume_added_ml")
+        today = kwargs.pop("today")
         fill = {name: kwargs.pop(name) for name in ("concentration_mcg_per_ml", "drug", "lot_number")}
         program = ProgramDetails(daily_dose_mcg=Decimal(dose), reason="Starting dose") if dose is not None else None
         first_fill = FillDetails(volume_added_ml=Decimal(volume), **fill) if volume is not None else None
-        return pump_implant(model_class(**kwargs), by=by, first_program=program, first_fill=first_fill)
+        return pump_implant(model_class(**kwargs), by=by, first_program=program, first_fill=first_fill, today=today)
 
 
 class DoseChangeFactory(factory.Factory):
