@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from patients.models import Caregiver, OralMedicine, Patient, Referral
+from patients.models import Caregiver, OralMedicine, PathwayStage, Patient, Referral
 from patients.pathway import derive_stage, pathway_facts
 from spasticity.audit import audited_save, record_save
 from spasticity.clinic import stage_rules
@@ -30,6 +30,22 @@ def patient_refresh_stage(patient: Patient, *, by: Any, today: date | None = Non
         patient.pathway_stage = stage
         audited_save(patient, by=by, reason=f"Pathway stage is now {stage.label}", bump_version=False)
     return patient
+
+
+def patients_refresh_time_dependent_stages(*, today: date, by: Any) -> int:
+    """Re-derive the stage of every patient stored in titration; returns how many moved.
+
+    Titration ends by time passing (no dose change for the clinic's window), and no
+    write marks that moment, so without this daily job the stored stage that lists,
+    filters and the dashboard read would stay "titration" for ever. Only titration
+    depends on the date; every other stage changes with a record.
+    """
+    moved = 0
+    for patient in Patient.objects.active().filter(pathway_stage=PathwayStage.TITRATION):
+        with transaction.atomic():
+            patient_refresh_stage(patient, by=by, today=today)
+        moved += patient.pathway_stage != PathwayStage.TITRATION
+    return moved
 
 
 @transaction.atomic

@@ -217,8 +217,10 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The static beat schedule, in clinic time (CELERY_TIMEZONE): the scan at 06:00, the
-# nurses' digest after it, and the outbox retry every 10 minutes.
+# nurses' digest after it, and the outbox retry every 10 minutes; before them, the pathway
+# stages that change with time (titration ends after days without a dose change).
 CELERY_BEAT_SCHEDULE = {
+    "pathway-stages-daily": {"task": "patients.pathway_stages_refresh", "schedule": crontab(hour=5, minute=50)},
     "alert-scan-daily": {"task": "alerts.alert_scan", "schedule": crontab(hour=6, minute=0)},
     "nurse-digest-daily": {"task": "alerts.nurse_digest", "schedule": crontab(hour=6, minute=15)},
     "notifications-retry": {"task": "alerts.notifications_send", "schedule": crontab(minute="*/10")},
