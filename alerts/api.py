@@ -21,6 +21,7 @@ from alerts.models import Alert
 from spasticity.api_base import HistoryEntrySerializer
 from spasticity.audit import STALE_EDIT_MESSAGE, StaleEditError
 from spasticity.history import history_entries
+from spasticity.params import BoundedDateField, WindowDaysField
 from spasticity.roles import PERMS
 from spasticity.timeutil import clinic_today
 
@@ -65,7 +66,10 @@ class SnoozeSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
-    """Alerts are raised and resolved by the scan; people acknowledge and snooze them."""
+    """Alerts are raised and resolved by the scan; people acknowledge and snooze them.
+
+    No ``void`` action: alerts are never voided (``alerts.services.alert_refuse_void``).
+    """
 
     serializer_class = AlertSerializer
     filterset_fields = ["patient", "pump", "status", "kind"]
@@ -134,7 +138,7 @@ class CSVRenderer(renderers.BaseRenderer):
 
 
 class ReportQuery(serializers.Serializer):  # type: ignore[type-arg]
-    as_of = serializers.DateField(required=False)
+    as_of = BoundedDateField(required=False)
 
 
 class OverdueRefillsQuery(ReportQuery):
@@ -144,7 +148,7 @@ class OverdueRefillsQuery(ReportQuery):
 
 
 class BatteryQuery(ReportQuery):
-    within_days = serializers.IntegerField(required=False, min_value=0, max_value=3650)
+    within_days = WindowDaysField(required=False)
 
 
 class OverdueRefillRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -155,10 +159,10 @@ class OverdueRefillRowSerializer(serializers.Serializer):  # type: ignore[type-a
     serial_number = serializers.CharField()
     pump_nurse = serializers.CharField()
     last_refill_on = serializers.DateField(allow_null=True)
-    refill_due_on = serializers.DateField()
+    refill_due_on = serializers.DateField(allow_null=True)
     alarm_date = serializers.DateField(allow_null=True)
-    days_overdue = serializers.IntegerField()
-    status = serializers.CharField()
+    days_overdue = serializers.IntegerField(allow_null=True, help_text="Empty for a pump with no projection")
+    status = serializers.ChoiceField(choices=[s for s, _ in reports.OVERDUE_STATUSES])
 
 
 class BatteryRowSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -38,10 +38,16 @@ class SnoozeForm(forms.Form):
         help_text="e.g. refill booked for that date; family away, local hospital refilling",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, latest: datetime.date | None = None, **kwargs: Any) -> None:
+        """``latest``: the last day the service allows (``alerts.services.alert_snooze_latest``), offered as ``max``."""
         super().__init__(*args, **kwargs)
         self.fields["snoozed_until"].widget.attrs["class"] = "form-control"
         self.fields["snooze_reason"].widget.attrs["class"] = "form-control"
+        if latest is not None:
+            self.fields["snoozed_until"].widget.attrs["max"] = latest.isoformat()
+            self.fields[
+                "snoozed_until"
+            ].help_text = f"The alert comes back the day after this date ({latest:%Y-%m-%d} at the latest)."
 
 
 class AlertFilterForm(forms.Form):

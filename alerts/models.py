@@ -27,6 +27,7 @@ from spasticity.roles import PERMS
 
 class AlertKind(models.TextChoices):
     PAST_ALARM_DATE = rules.PAST_ALARM_DATE, "Past alarm date"
+    PROJECTION_MISSING = rules.PROJECTION_MISSING, "No projection (program or fill missing)"
     REFILL_OVERDUE = rules.REFILL_OVERDUE, "Refill overdue"
     BATTERY_END_OF_LIFE = rules.BATTERY_END_OF_LIFE, "Battery end of life"
     DELIVERY_DEVIATION = rules.DELIVERY_DEVIATION, "Delivery deviation"
@@ -53,6 +54,10 @@ class AlertQuerySet(ClinicalRecordQuerySet):
     def actionable(self) -> AlertQuerySet:
         return self.filter(voided_at__isnull=True, status__in=ACTIONABLE_STATUSES)
 
+    def on_watched_pumps(self) -> AlertQuerySet:
+        """Alerts on the pumps the clinic is watching (``Pump.objects.watched()``)."""
+        return self.filter(pump__in=Pump.objects.watched())
+
     def by_urgency(self) -> AlertQuerySet:
         return self.order_by("urgency", "due_on", "pk")
 
@@ -63,7 +68,8 @@ class Alert(ClinicalRecord):
     ``due_on`` is the date the alert is about: the refill-due date (``refill_due_soon``,
     ``refill_overdue``), the alarm date (``past_alarm_date``), the battery's end of
     service (``battery_end_of_life``) or the flagged refill's date (``delivery_deviation``).
-    ``urgency`` is the kind's rank from ``alerts.rules.URGENCY`` (1 = most urgent).
+    ``projection_missing`` is dated with the pump's implant.
+    ``urgency`` is the kind's rank from ``alerts.rules.URGENCY`` (lowest = most urgent).
     """
 
     Kind = AlertKind
@@ -144,6 +150,8 @@ class NotificationStatus(models.TextChoices):
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
+    # Final, never sent: its alerts were answered before it went out, or it was queued by the demo seed.
+    SKIPPED = "skipped", "Skipped"
 
 
 class Notification(models.Model):

@@ -5,7 +5,11 @@
    writing another.
 2. *Claim*: a compare-and-swap ``UPDATE … WHERE status IN (pending, failed)`` that
    only one worker can win (as healthchecks claims its checks). The loser skips it.
-3. *Send*, then mark ``sent``; on an error mark ``failed`` with the error and the
+3. *Check*: emails go only for alerts still unresolved when sent. An immediate email
+   whose alert was answered meanwhile (a refill an hour after the scan) is marked
+   ``skipped``; a digest lists only the alerts still actionable, or is ``skipped`` when
+   none is left.
+4. *Send*, then mark ``sent``; on an error mark ``failed`` with the error and the
    attempt count. ``notifications_send_pending`` (every 10 minutes) retries failed
    rows until ``MAX_ATTEMPTS``; administrators see the failures on a page.
 
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -33,7 +39,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.models import Alert, Notification, NotificationKind, NotificationStatus
+from alerts.models import Alert, AlertQuerySet, Notification, NotificationKind, NotificationStatus
 from spasticity.roles import Role
 
 logger = logging.getLogger(__name__)
@@ -47,6 +53,24 @@ def _site_url(path: str) -> str:
     return f"{getattr(settings, 'CLINIC_SITE_URL', '').rstrip('/')}{path}"
 
 
+# Set by ``notifications_skipped``: the reason why rows queued now are never to be sent.
+_skip_reason: ContextVar[str] = ContextVar("notifications_skip_reason", default="")
+
+
+@contextmanager
+def notifications_skipped(*, reason: str) -> Iterator[None]:
+    """Rows queued inside the block are written ``skipped`` with ``reason``: nothing is emailed.
+
+    For the demo seeder: it records months of history as of today, so it raises (and
+    resolves) urgent alerts along the way, and its nurses are not people to email.
+    """
+    token = _skip_reason.set(reason)
+    try:
+        yield
+    finally:
+        _skip_reason.reset(token)
+
+
 def active_pump_nurses() -> list[User]:
     return list(User.objects.filter(groups__name=Role.PUMP_NURSE.value, is_active=True).order_by("pk").distinct())
 
@@ -54,6 +78,7 @@ def active_pump_nurses() -> list[User]:
 def _queue(
     *, key: str, kind: str, recipient: User, for_date: datetime.date, subject: str, body: str, alerts: Iterable[Alert]
 ) -> tuple[Notification, bool]:
+    skip_reason = _skip_reason.get()
     notification, created = Notification.objects.get_or_create(
         dedupe_key=key,
         defaults={
@@ -63,6 +88,8 @@ def _queue(
             "for_date": for_date,
             "subject": subject[:200],
             "body": body,
+            "status": NotificationStatus.SKIPPED if skip_reason else NotificationStatus.PENDING,
+            "last_error": skip_reason,
         },
     )
     if created:
@@ -84,7 +111,7 @@ def immediate_recipients(alert: Alert) -> list[User]:
 
 
 def immediate_queue(alert: Alert, *, as_of: datetime.date) -> list[int]:
-    """Queue the immediate email(s) for a new ``past_alarm_date`` alert; returns the new row ids."""
+    """Queue the immediate email(s) for a new ``past_alarm_date`` alert; returns the new row ids to send."""
     alert = Alert.objects.select_related("patient__assigned_nurse", "pump").get(pk=alert.pk)
     patient, pump = alert.patient, alert.pump
     subject = f"URGENT: pump past its alarm date, {patient.mrn} (pump {pump.serial_number})"
@@ -103,7 +130,7 @@ def immediate_queue(alert: Alert, *, as_of: datetime.date) -> list[int]:
             body=body,
             alerts=[alert],
         )
-        if created:
+        if created and notification.status == NotificationStatus.PENDING:
             ids.append(notification.pk)
     return ids
 
@@ -143,6 +170,31 @@ def alert_line(alert: Alert, *, as_of: datetime.date) -> str:
     )
 
 
+def digest_actionable_alerts() -> AlertQuerySet:
+    """What a digest lists: actionable alerts (open or acknowledged, not snoozed) on watched pumps,
+    most urgent first. Read when the digest is queued and again when it is sent."""
+    return (
+        Alert.objects.actionable()
+        .on_watched_pumps()
+        .select_related("patient__assigned_nurse", "pump", "acknowledged_by")
+        .by_urgency()
+    )
+
+
+def digest_content(*, recipient: User, as_of: datetime.date, alerts: list[Alert]) -> tuple[str, str]:
+    """The digest's subject and body for ``alerts``."""
+    body = render_to_string(
+        "alerts/email/digest.txt",
+        {
+            "recipient": recipient,
+            "as_of": as_of,
+            "lines": [alert_line(alert, as_of=as_of) for alert in alerts],
+            "worklist_url": _site_url(reverse("alerts:worklist")),
+        },
+    )
+    return f"Pump alerts for {as_of:%d %b %Y}: {len(alerts)} to act on", body
+
+
 def digest_alerts_by_nurse(*, nurses: list[User]) -> dict[int, list[Alert]]:
     """Actionable alerts (open or acknowledged, not snoozed) per nurse, most urgent first.
 
@@ -150,12 +202,7 @@ def digest_alerts_by_nurse(*, nurses: list[User]) -> dict[int, list[Alert]]:
     nurse, so that no alert reaches nobody. One query.
     """
     nurse_ids = {nurse.pk for nurse in nurses}
-    alerts = (
-        Alert.objects.actionable()
-        .filter(pump__voided_at__isnull=True, pump__explanted_on__isnull=True)
-        .select_related("patient__assigned_nurse", "pump", "acknowledged_by")
-        .by_urgency()
-    )
+    alerts = digest_actionable_alerts()
     by_nurse: dict[int, list[Alert]] = {nurse_id: [] for nurse_id in nurse_ids}
     for alert in alerts:
         nurse_id = alert.patient.assigned_nurse_id
@@ -180,25 +227,17 @@ def digest_queue(*, as_of: datetime.date) -> list[int]:
         alerts = by_nurse[nurse.pk]
         if not alerts:
             continue  # actionable alerts only: no empty "all clear" emails
-        body = render_to_string(
-            "alerts/email/digest.txt",
-            {
-                "recipient": nurse,
-                "as_of": as_of,
-                "lines": [alert_line(alert, as_of=as_of) for alert in alerts],
-                "worklist_url": _site_url(reverse("alerts:worklist")),
-            },
-        )
+        subject, body = digest_content(recipient=nurse, as_of=as_of, alerts=alerts)
         notification, created = _queue(
             key=f"digest:{nurse.pk}:{as_of:%Y-%m-%d}",
             kind=NotificationKind.DIGEST,
             recipient=nurse,
             for_date=as_of,
-            subject=f"Pump alerts for {as_of:%d %b %Y}: {len(alerts)} to act on",
+            subject=subject,
             body=body,
             alerts=alerts,
         )
-        if created:
+        if created and notification.status == NotificationStatus.PENDING:
             ids.append(notification.pk)
     return ids
 
@@ -218,12 +257,48 @@ def notification_claim(notification_id: int, *, now: datetime.datetime) -> bool:
     return claimed == 1
 
 
+def _refresh_before_sending(notification: Notification) -> str:
+    """Bring a claimed row up to date with its alerts; returns why it is not to be sent, or "".
+
+    An immediate email goes while its alert is unresolved. A digest is brought up to date:
+    it lists only the alerts still actionable now (subject, body and alerts rewritten when
+    some were answered). A row not built from alerts is sent as it is.
+    """
+    queued = list(notification.alerts.all())
+    if not queued:
+        return ""
+    if notification.kind == NotificationKind.IMMEDIATE:
+        if notification.alerts.unresolved().exists():
+            return ""
+        return "Not sent: alert resolved before sending."
+    current = list(digest_actionable_alerts().filter(pk__in=[alert.pk for alert in queued]))
+    if not current:
+        return "Not sent: no alert left to act on (all resolved or snoozed before sending)."
+    if len(current) != len(queued) and notification.recipient is not None:
+        notification.subject, notification.body = digest_content(
+            recipient=notification.recipient, as_of=notification.for_date, alerts=current
+        )
+        Notification.objects.filter(pk=notification.pk).update(subject=notification.subject, body=notification.body)
+        notification.alerts.set(current)
+    return ""
+
+
 def notification_send(notification_id: int, *, now: datetime.datetime | None = None) -> str:
-    """Claim, send and mark one outbox row. Returns ``sent``, ``failed`` or ``skipped`` (not ours)."""
+    """Claim, check, send and mark one outbox row.
+
+    Returns ``sent``, ``failed``, ``skipped`` (marked so: its alerts were answered) or
+    ``not_ours`` (another worker claimed it).
+    """
     now = now or timezone.now()
     if not notification_claim(notification_id, now=now):
-        return "skipped"
+        return "not_ours"
     notification = Notification.objects.select_related("recipient").get(pk=notification_id)
+    reason = _refresh_before_sending(notification)
+    if reason:
+        Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
+            status=NotificationStatus.SKIPPED, last_error=reason
+        )
+        return "skipped"
     # The account's current address, so that fixing a missing or wrong address fixes the retry.
     to_email = (notification.recipient.email if notification.recipient else "") or notification.to_email
     try:
@@ -246,7 +321,8 @@ def notification_send(notification_id: int, *, now: datetime.datetime | None = N
 class SendResult:
     sent: int = 0
     failed: int = 0
-    skipped: int = 0
+    skipped: int = 0  # marked skipped: nothing left to tell
+    not_ours: int = 0
     outcomes: dict[int, str] = field(default_factory=dict)
 
 

@@ -14,13 +14,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import F, QuerySet
 
+from alerts.overdue import (
+    NO_PROJECTION,
+    OVERDUE,
+    OVERDUE_STATUSES,
+    PAST_ALARM,
+    overdue_status,
+    overdue_status_sql,
+    report_order_sql,
+)
 from pumps.models import Pump
 
-OVERDUE = "overdue"
-PAST_ALARM = "past_alarm"
-OVERDUE_STATUSES = ((PAST_ALARM, "Past alarm date"), (OVERDUE, "Overdue"))
+__all__ = ["NO_PROJECTION", "OVERDUE", "OVERDUE_STATUSES", "PAST_ALARM"]
 
 
 def _staff_name(user: Any) -> str:
@@ -29,12 +36,8 @@ def _staff_name(user: Any) -> str:
     return str(user.get_full_name() or user.username)
 
 
-def _implanted_pumps() -> QuerySet[Pump]:
-    return (
-        Pump.objects.implanted()
-        .filter(patient__voided_at__isnull=True)
-        .select_related("patient", "patient__assigned_nurse", "model")
-    )
+def _watched_pumps() -> QuerySet[Pump]:
+    return Pump.objects.watched().select_related("patient", "patient__assigned_nurse", "model")
 
 
 # --------------------------------------------------------------------------
@@ -51,9 +54,9 @@ class OverdueRefillRow:
     serial_number: str
     pump_nurse: str
     last_refill_on: datetime.date | None
-    refill_due_on: datetime.date
+    refill_due_on: datetime.date | None
     alarm_date: datetime.date | None
-    days_overdue: int
+    days_overdue: int | None
     status: str
 
     @property
@@ -64,46 +67,51 @@ class OverdueRefillRow:
 def overdue_refills(
     *, as_of: datetime.date, nurse_id: int | None = None, diagnosis: str = "", status: str = ""
 ) -> list[OverdueRefillRow]:
-    """Implanted pumps past their refill-due date on ``as_of``, most urgent first.
+    """Watched pumps past their refill-due date on ``as_of``, or with no projection, most urgent first.
 
-    Most urgent first: every pump past its alarm date (withdrawal risk) before the
-    merely overdue ones; within each group, most days overdue first; then patient
-    name and pump serial so the order is stable. ``status`` filters to ``past_alarm``
-    (``as_of > alarm_date``) or ``overdue`` (past due, not yet past the alarm date).
+    The status is ``alerts.overdue.overdue_status`` (its SQL twin filters and sorts
+    here): ``no_projection`` first (nobody knows when those pumps run dry), then
+    ``past_alarm`` (withdrawal risk), then ``overdue``; within each group, most days
+    overdue first; then patient name and pump serial so the order is stable.
+    ``status`` filters to one of them. ``days_overdue`` is empty without a due date.
     """
-    past_alarm = Q(alarm_date__lt=as_of)
-    pumps = _implanted_pumps().filter(refill_due_on__lt=as_of)
+    pumps = _watched_pumps().annotate(
+        overdue_status=overdue_status_sql(as_of=as_of), report_order=report_order_sql(as_of=as_of)
+    )
+    pumps = pumps.filter(overdue_status__isnull=False)
     if nurse_id:
         pumps = pumps.filter(patient__assigned_nurse_id=nurse_id)
     if diagnosis:
         pumps = pumps.filter(patient__diagnosis=diagnosis)
-    if status == PAST_ALARM:
-        pumps = pumps.filter(past_alarm)
-    elif status == OVERDUE:
-        pumps = pumps.exclude(past_alarm)
-    pumps = pumps.annotate(
-        urgency_group=Case(When(past_alarm, then=Value(0)), default=Value(1), output_field=IntegerField())
-    ).order_by("urgency_group", "refill_due_on", "patient__family_name", "patient__given_name", "serial_number")
-    rows = []
-    for pump in pumps:
-        patient = pump.patient
-        assert pump.refill_due_on is not None
-        rows.append(
-            OverdueRefillRow(
-                patient_id=patient.pk,
-                patient_name=f"{patient.family_name.upper()}, {patient.given_name}",
-                mrn=patient.mrn,
-                pump_id=pump.pk,
-                serial_number=pump.serial_number,
-                pump_nurse=_staff_name(patient.assigned_nurse),
-                last_refill_on=pump.last_refill_on,
-                refill_due_on=pump.refill_due_on,
-                alarm_date=pump.alarm_date,
-                days_overdue=(as_of - pump.refill_due_on).days,
-                status=PAST_ALARM if pump.alarm_date is not None and as_of > pump.alarm_date else OVERDUE,
-            )
-        )
-    return rows
+    if status:
+        pumps = pumps.filter(overdue_status=status)
+    pumps = pumps.order_by(
+        "report_order",
+        F("refill_due_on").asc(nulls_first=True),
+        "patient__family_name",
+        "patient__given_name",
+        "serial_number",
+    )
+    return [_overdue_row(pump, as_of) for pump in pumps]
+
+
+def _overdue_row(pump: Pump, as_of: datetime.date) -> OverdueRefillRow:
+    patient = pump.patient
+    status = overdue_status(as_of=as_of, refill_due_on=pump.refill_due_on, alarm_date=pump.alarm_date)
+    assert status is not None, "the SQL twin selected this pump: the Python rule must agree"
+    return OverdueRefillRow(
+        patient_id=patient.pk,
+        patient_name=f"{patient.family_name.upper()}, {patient.given_name}",
+        mrn=patient.mrn,
+        pump_id=pump.pk,
+        serial_number=pump.serial_number,
+        pump_nurse=_staff_name(patient.assigned_nurse),
+        last_refill_on=pump.last_refill_on,
+        refill_due_on=pump.refill_due_on,
+        alarm_date=pump.alarm_date,
+        days_overdue=(as_of - pump.refill_due_on).days if pump.refill_due_on else None,
+        status=status,
+    )
 
 
 # The page's table and the CSV share these columns, in this order.
@@ -144,7 +152,7 @@ def battery_end_of_life(*, as_of: datetime.date, within_days: int = 180) -> list
     """Implanted pumps whose battery ends within ``within_days`` of ``as_of`` (or already has),
     soonest first. ``days_left`` is negative once end of service has passed."""
     until = as_of + datetime.timedelta(days=within_days)
-    pumps = _implanted_pumps().filter(battery_end_of_service_on__lte=until)
+    pumps = _watched_pumps().filter(battery_end_of_service_on__lte=until)
     pumps = pumps.order_by("battery_end_of_service_on", "patient__family_name", "serial_number")
     rows = []
     for pump in pumps:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 
-from alerts.models import Alert, AlertStatus, Notification, NotificationStatus
+from alerts.models import Alert, AlertQuerySet, AlertStatus, Notification, NotificationStatus
 from alerts.services import alert_kinds
 from patients.models import PathwayStage, Patient
 from pumps.models import DoseChange, Refill
@@ -24,14 +24,14 @@ def alert_list(
     include_unassigned: bool = False,
     patient_id: int | None = None,
     pump_id: int | None = None,
-) -> QuerySet[Alert]:
+) -> AlertQuerySet:
     """Alerts most urgent first, with what a row shows (one query).
 
     ``status``: ``actionable`` (open or acknowledged), ``unresolved`` (also snoozed),
     one of the statuses, or empty for all. ``nurse_id`` keeps that nurse's patients,
     and with ``include_unassigned`` also the patients with no pump nurse.
     """
-    alerts = Alert.objects.filter(voided_at__isnull=True).select_related(
+    alerts: AlertQuerySet = Alert.objects.filter(voided_at__isnull=True).select_related(
         "patient", "patient__assigned_nurse", "pump", "acknowledged_by", "snoozed_by"
     )
     if status == "actionable":
@@ -70,11 +70,7 @@ def worklist(*, today: datetime.date, nurse_id: int | None) -> Worklist:
     nurse (nobody else would see them); the refills and visits are her patients'.
     """
     pumps = nurse_worklist(today=today, nurse_id=nurse_id)
-    unresolved = list(
-        alert_list(status="unresolved", nurse_id=nurse_id, include_unassigned=True).filter(
-            pump__voided_at__isnull=True, pump__explanted_on__isnull=True
-        )
-    )
+    unresolved = list(alert_list(status="unresolved", nurse_id=nurse_id, include_unassigned=True).on_watched_pumps())
     actionable = [alert for alert in unresolved if alert.status != AlertStatus.SNOOZED]
     actionable.sort(key=lambda alert: (alert.urgency, alert.due_on, alert.pk))
     return Worklist(today=today, pumps=pumps, alerts=actionable, snoozed_count=len(unresolved) - len(actionable))

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
@@ -26,6 +26,7 @@ from alerts.models import Alert, AlertKind, AlertStatus
 from alerts.notifications import immediate_queue, notifications_send_soon
 from pumps.models import Pump, Refill
 from spasticity.audit import audited_save, record_save
+from spasticity.roles import PERMS
 
 logger = logging.getLogger(__name__)
 
@@ -102,27 +103,28 @@ def _thresholds() -> tuple[int, int]:
 def alerts_wanted(*, as_of: datetime.date, pump_ids: list[int] | None = None) -> dict[tuple[int, str], WantedAlert]:
     """The alerts that should be open on ``as_of``, keyed by (pump id, kind). Two queries.
 
-    1. Implanted pumps (not explanted, not voided) whose stored dates fall inside a
-       threshold: refill due within the due-soon window (or past), alarm date passed,
-       or battery end of service within the warning window.
-    2. Each implanted pump's latest refill (not voided), when its delivery check was
-       flagged: a ``delivery_deviation``. A later refill within range answers it.
+    1. Watched pumps (``Pump.objects.watched()``: implanted, not voided, patient not
+       voided) with no projection, or whose stored dates fall inside a threshold:
+       refill due within the due-soon window (or past), alarm date passed, or battery
+       end of service within the warning window.
+    2. Each watched pump's latest refill (not voided), when its delivery check was
+       flagged (or not assessable): a ``delivery_deviation``. A later refill within
+       range answers it.
     """
     due_soon_days, battery_days = _thresholds()
-    pumps = (
-        Pump.objects.implanted()
-        .filter(patient__voided_at__isnull=True)
-        .filter(
-            Q(refill_due_on__lte=as_of + datetime.timedelta(days=due_soon_days))
-            | Q(alarm_date__lt=as_of)
-            | Q(battery_end_of_service_on__lte=as_of + datetime.timedelta(days=battery_days))
-        )
+    pumps = Pump.objects.watched().filter(
+        Q(alarm_date__isnull=True)
+        | Q(refill_due_on__lte=as_of + datetime.timedelta(days=due_soon_days))
+        | Q(alarm_date__lt=as_of)
+        | Q(battery_end_of_service_on__lte=as_of + datetime.timedelta(days=battery_days))
     )
     if pump_ids is not None:
         pumps = pumps.filter(pk__in=pump_ids)
     wanted: dict[tuple[int, str], WantedAlert] = {}
-    rows = pumps.values_list("pk", "patient_id", "refill_due_on", "alarm_date", "battery_end_of_service_on")
-    for pump_id, patient_id, refill_due_on, alarm_date, battery_eos in rows:
+    rows = pumps.values_list(
+        "pk", "patient_id", "implanted_on", "refill_due_on", "alarm_date", "battery_end_of_service_on"
+    )
+    for pump_id, patient_id, implanted_on, refill_due_on, alarm_date, battery_eos in rows:
         conditions = rules.pump_alert_conditions(
             as_of=as_of,
             refill_due_on=refill_due_on,
@@ -132,7 +134,7 @@ def alerts_wanted(*, as_of: datetime.date, pump_ids: list[int] | None = None) ->
             battery_warning_days=battery_days,
         )
         for kind, due_on in conditions.items():
-            wanted[(pump_id, kind)] = WantedAlert(pump_id, patient_id, kind, due_on)
+            wanted[(pump_id, kind)] = WantedAlert(pump_id, patient_id, kind, due_on or implanted_on)
     for refill_id, pump_id, patient_id, refilled_on in _latest_flagged_refills(pump_ids):
         key = (pump_id, rules.DELIVERY_DEVIATION)
         wanted[key] = WantedAlert(pump_id, patient_id, rules.DELIVERY_DEVIATION, refilled_on, refill_id)
@@ -145,11 +147,9 @@ def _latest_flagged_refills(pump_ids: list[int] | None) -> list[tuple[int, int, 
         .order_by("-refilled_on", "-pk")
         .values("pk")[:1]
     )
-    refills = Refill.objects.filter(
-        pk=Subquery(latest),
-        pump__voided_at__isnull=True,
-        pump__explanted_on__isnull=True,
-    ).exclude(delivery_flag=Refill.DeliveryFlag.NONE)
+    refills = Refill.objects.filter(pk=Subquery(latest), pump__in=Pump.objects.watched()).exclude(
+        delivery_flag=Refill.DeliveryFlag.NONE
+    )
     if pump_ids is not None:
         refills = refills.filter(pump_id__in=pump_ids)
     return list(refills.values_list("pk", "pump_id", "pump__patient_id", "refilled_on"))
@@ -195,7 +195,7 @@ def alerts_refresh_for_pump(pump: Pump, *, as_of: datetime.date | None = None, b
 def _reconcile(*, as_of: datetime.date, by: Any, pump_ids: list[int] | None) -> ScanResult:
     result = ScanResult(as_of=as_of)
     wanted = alerts_wanted(as_of=as_of, pump_ids=pump_ids)
-    existing_alerts = Alert.objects.unresolved().select_related("pump")
+    existing_alerts = Alert.objects.unresolved().select_related("pump", "patient")
     if pump_ids is not None:
         existing_alerts = existing_alerts.filter(pump_id__in=pump_ids)
     existing = {(alert.pump_id, alert.kind): alert for alert in existing_alerts}
@@ -220,12 +220,15 @@ def _resolution(alert: Alert, want: WantedAlert | None) -> str:
     pump = alert.pump
     if pump.is_voided:
         return "The pump record was voided."
+    if alert.patient.is_voided:
+        return "The patient record was voided."
     if pump.explanted_on:
         return f"The pump was explanted (or replaced) on {pump.explanted_on:%Y-%m-%d}."
     if want is not None:
         return f"A later refill on {want.due_on:%Y-%m-%d} was also flagged: see the new alert."
     return {
         rules.PAST_ALARM_DATE: "The pump was refilled or its alarm date moved: no longer past it.",
+        rules.PROJECTION_MISSING: "The pump now has an active program and fill: its alarm date is known.",
         rules.REFILL_OVERDUE: "The pump was refilled or its refill-due date moved: no longer overdue.",
         rules.REFILL_DUE_SOON: "The refill-due date is no longer within the due-soon window.",
         rules.BATTERY_END_OF_LIFE: "End of service is no longer within the warning window.",
@@ -292,14 +295,72 @@ def _locked(alert: Alert) -> Alert:
     return Alert.objects.select_for_update().get(pk=alert.pk)
 
 
+def _require_alert_handler(by: Any) -> None:
+    # The pages and the API check the permission too; the service is the last line (defence in depth).
+    if not by.has_perm(PERMS.HANDLE_ALERT):
+        raise PermissionDenied("Your role does not handle alerts.")
+
+
+def max_snooze_days() -> int:
+    return int(settings.CLINIC["MAX_SNOOZE_DAYS"])
+
+
+def alert_snooze_latest(alert: Alert, *, today: datetime.date) -> datetime.date | None:
+    """The last day ``alert`` may be snoozed until, or None when its kind is never snoozed.
+
+    A pump past its alarm date is a withdrawal risk: it stays in sight until answered.
+    """
+    if alert.kind == rules.PAST_ALARM_DATE:
+        return None
+    return today + datetime.timedelta(days=max_snooze_days())
+
+
+def _snooze_errors(
+    alert: Alert, *, until: datetime.date | None, reason: str, today: datetime.date
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    latest = alert_snooze_latest(alert, today=today)
+    if latest is None:
+        errors["snoozed_until"] = [
+            "A pump past its alarm date (withdrawal risk) cannot be snoozed: acknowledge it with a note; "
+            "it stays on the worklist until the pump is refilled."
+        ]
+    elif until is None:
+        errors["snoozed_until"] = ["Give the date until which to snooze this alert."]
+    elif until <= today:
+        errors["snoozed_until"] = [f"The snooze must end after today ({today:%Y-%m-%d})."]
+    elif until > latest:
+        errors["snoozed_until"] = [
+            f"An alert can be snoozed for at most {max_snooze_days()} days: until {latest:%Y-%m-%d} at the latest."
+        ]
+    if not reason.strip():
+        errors["snooze_reason"] = ["Say why this alert can wait (e.g. refill booked for that date)."]
+    return errors
+
+
+def alert_refuse_void(record: Any, by: Any) -> None:
+    """After-void hook for alerts: never voided (spec section 3), so the voiding is refused and rolled back."""
+    raise ValidationError(
+        {"void_reason": ["Alerts are never voided: the scan resolves them when they no longer apply."]}
+    )
+
+
 @transaction.atomic
 def alert_acknowledge(alert: Alert, *, by: Any, expected_version: int | None = None, note: str = "") -> Alert:
-    """Someone has taken the alert on. It stays on the worklist until the scan resolves it."""
+    """Someone has taken the alert on. It stays on the worklist until the scan resolves it.
+
+    A pump past its alarm date is acknowledged only with a note saying what is being done.
+    """
+    _require_alert_handler(by)
     locked = _locked(alert)
     if locked.status == AlertStatus.RESOLVED:
         raise ValidationError({"status": ["This alert is already resolved."]})
     if locked.is_voided:
         raise ValidationError({"status": ["This alert was voided."]})
+    if locked.kind == rules.PAST_ALARM_DATE and not note.strip():
+        raise ValidationError(
+            {"note": ["A pump past its alarm date is acknowledged with a note: say what is being done."]}
+        )
     locked.status = AlertStatus.ACKNOWLEDGED
     locked.acknowledged_by = by
     locked.acknowledged_at = timezone.now()
@@ -317,14 +378,13 @@ def alert_snooze(
     today: datetime.date,
     expected_version: int | None = None,
 ) -> Alert:
-    """Hide the alert until ``until`` (inclusive), with a reason; the scan reopens it after."""
-    errors: dict[str, list[str]] = {}
-    if until is None:
-        errors["snoozed_until"] = ["Give the date until which to snooze this alert."]
-    elif until <= today:
-        errors["snoozed_until"] = [f"The snooze must end after today ({today:%Y-%m-%d})."]
-    if not reason.strip():
-        errors["snooze_reason"] = ["Say why this alert can wait (e.g. refill booked for that date)."]
+    """Hide the alert until ``until`` (inclusive), with a reason; the scan reopens it after.
+
+    Never a pump past its alarm date, and never beyond ``CLINIC["MAX_SNOOZE_DAYS"]`` days
+    (``alert_snooze_latest``).
+    """
+    _require_alert_handler(by)
+    errors = _snooze_errors(alert, until=until, reason=reason, today=today)
     if errors or until is None:
         raise ValidationError(errors)
     locked = _locked(alert)

@@ -21,6 +21,7 @@ from alerts.forms import AcknowledgeForm, AlertFilterForm, BatteryReportForm, Ov
 from alerts.jobs import task_enqueue
 from alerts.models import Alert
 from alerts.notifications import notifications_failed
+from spasticity.params import parse_date_param, parse_days_param
 from spasticity.roles import PERMS, Role, roles_of
 from spasticity.timeutil import clinic_today
 
@@ -69,11 +70,14 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Alert.objects.select_related("patient", "patient__assigned_nurse", "pump", "acknowledged_by", "snoozed_by"),
         pk=pk,
     )
+    today = clinic_today()
+    latest = services.alert_snooze_latest(alert, today=today)
     context = {
         "alert": alert,
         "acknowledge_form": AcknowledgeForm(initial={"version": alert.version}),
-        "snooze_form": SnoozeForm(initial={"version": alert.version}),
-        "today": clinic_today(),
+        "snooze_form": SnoozeForm(initial={"version": alert.version}, latest=latest),
+        "can_snooze": latest is not None,
+        "today": today,
     }
     return render(request, "alerts/alert_detail.html", context)
 
@@ -101,7 +105,9 @@ def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(PERMS.HANDLE_ALERT, raise_exception=True)
 def alert_snooze(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(Alert.objects.select_related("patient", "pump"), pk=pk)
-    form = SnoozeForm(request.POST or None, initial={"version": alert.version})
+    today = clinic_today()
+    latest = services.alert_snooze_latest(alert, today=today)
+    form = SnoozeForm(request.POST or None, initial={"version": alert.version}, latest=latest)
     if request.method == "POST" and form.is_valid():
         try:
             services.alert_snooze(
@@ -109,7 +115,7 @@ def alert_snooze(request: HttpRequest, pk: int) -> HttpResponse:
                 by=request.user,
                 until=form.cleaned_data["snoozed_until"],
                 reason=form.cleaned_data["snooze_reason"],
-                today=clinic_today(),
+                today=today,
                 expected_version=form.cleaned_data.get("version"),
             )
         except ValidationError as error:
@@ -121,9 +127,8 @@ def alert_snooze(request: HttpRequest, pk: int) -> HttpResponse:
             return HttpResponseRedirect(_next_url(request, reverse("alerts:detail", args=[alert.pk])))
     status = 400 if request.method == "POST" else 200
     next_url = _next_url(request, "")
-    return render(
-        request, "alerts/alert_snooze.html", {"alert": alert, "form": form, "next_url": next_url}, status=status
-    )
+    context = {"alert": alert, "form": form, "next_url": next_url, "can_snooze": latest is not None}
+    return render(request, "alerts/alert_snooze.html", context, status=status)
 
 
 # --------------------------------------------------------------------------
@@ -195,6 +200,27 @@ def _csv_response(text: str, filename: str) -> HttpResponse:
     return response
 
 
+REPORT_PARAM_LABELS = {"as_of": "As of", "within_days": "Within (days)"}
+
+
+def _report_query_refused(request: HttpRequest, *, window: bool = False) -> HttpResponse | None:
+    """A 400 page when ``as_of`` (or ``within_days``) is not one every report accepts.
+
+    The forms alone take year 9999, which overflows as soon as a window is added to it;
+    ``spasticity.params`` holds the one definition the API uses too.
+    """
+    try:
+        parse_date_param(request.GET.get("as_of"), "as_of")
+        if window:
+            parse_days_param(request.GET.get("within_days"), "within_days")
+    except ValidationError as error:
+        for field, field_messages in error.message_dict.items():
+            for message in field_messages:
+                messages.error(request, f"{REPORT_PARAM_LABELS[field]}: {message}")
+        return render(request, "base.html", {"page_title": "Report not run"}, status=400)
+    return None
+
+
 def _overdue(request: HttpRequest) -> tuple[OverdueRefillsForm, dict[str, Any], list[reports.OverdueRefillRow]]:
     form = OverdueRefillsForm(request.GET or None)
     filters = form.filters(today=clinic_today())
@@ -202,6 +228,8 @@ def _overdue(request: HttpRequest) -> tuple[OverdueRefillsForm, dict[str, Any], 
 
 
 def overdue_refills(request: HttpRequest, variant: str = "page") -> HttpResponse:
+    if refused := _report_query_refused(request):
+        return refused
     form, filters, rows = _overdue(request)
     if variant == "csv":
         return _csv_response(
@@ -220,6 +248,8 @@ def overdue_refills(request: HttpRequest, variant: str = "page") -> HttpResponse
 
 
 def battery_end_of_life(request: HttpRequest, variant: str = "page") -> HttpResponse:
+    if refused := _report_query_refused(request, window=True):
+        return refused
     form = BatteryReportForm(request.GET or None)
     filters = form.filters(today=clinic_today(), default_days=int(settings.CLINIC["BATTERY_WARNING_DAYS"]))
     rows = reports.battery_end_of_life(**filters)

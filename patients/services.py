@@ -10,17 +10,40 @@ from django.db import transaction
 
 from patients.models import Caregiver, OralMedicine, PathwayStage, Patient, Referral
 from patients.pathway import derive_stage, pathway_facts
+from spasticity.access import holds_role, require_permission
 from spasticity.audit import audited_save, record_save
 from spasticity.clinic import stage_rules
+from spasticity.models import ClinicalRecord
+from spasticity.roles import PERMS, Role
 from spasticity.timeutil import clinic_today
+
+
+def _care_team_errors(patient: Patient) -> dict[str, list[str]]:
+    """The care team names people in their role: urgent pump emails go to the pump nurse."""
+    errors: dict[str, list[str]] = {}
+    if patient.assigned_nurse_id and not holds_role(patient.assigned_nurse, Role.PUMP_NURSE):
+        errors["assigned_nurse"] = [f"{patient.assigned_nurse} is not an active pump nurse."]
+    if patient.assigned_doctor_id and not holds_role(patient.assigned_doctor, Role.REHAB_DOCTOR):
+        errors["assigned_doctor"] = [f"{patient.assigned_doctor} is not an active rehabilitation doctor."]
+    return errors
 
 
 @transaction.atomic
 def patient_save(patient: Patient, *, by: Any, expected_version: int | None = None, reason: str = "") -> Patient:
     """Create or update a patient (demographics, care team, readiness)."""
+    require_permission(by, PERMS.EDIT_PATIENT)
+    errors = _care_team_errors(patient)
+    if errors:
+        raise ValidationError(errors)
     record_save(patient, by=by, expected_version=expected_version, reason=reason)
     patient_refresh_stage(patient, by=by)
     return patient
+
+
+def after_referral_voided(record: ClinicalRecord, by: Any) -> None:
+    """Hook for voiding a referral: the pathway stage it fed is derived again."""
+    assert isinstance(record, Referral)
+    patient_refresh_stage(record.patient, by=by)
 
 
 def patient_refresh_stage(patient: Patient, *, by: Any, today: date | None = None) -> Patient:

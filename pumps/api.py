@@ -14,15 +14,17 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import routers, serializers, status
+from rest_framework import mixins, routers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from pumps import services
-from pumps.models import Complication, DoseChange, Drug, Pump, PumpModel, Refill
+from pumps.models import Complication, DoseChange, Drug, Pump, PumpModel, Refill, Surgery
 from pumps.services import FillDetails, ProgramDetails, SurgeryDetails
-from spasticity.api_base import AuditedSerializer, AuditedViewSet
+from spasticity.api_base import AuditedSerializer, AuditedViewSet, HistoryEntrySerializer, VoidSerializer
+from spasticity.audit import void_record
+from spasticity.history import history_entries
 from spasticity.roles import PERMS
 
 # --------------------------------------------------------------------------
@@ -78,6 +80,7 @@ def _surgery_details(data: dict[str, Any], performed_on: Any) -> SurgeryDetails:
         surgeon=data.pop("surgeon", None),
         complications=data.pop("complications", []),
         complications_other=data.pop("complications_other", ""),
+        notes=data.pop("notes", ""),
     )
 
 
@@ -205,6 +208,44 @@ class PumpSerializer(SurgeryInputMixin, AuditedSerializer):
         return attrs
 
 
+class SurgerySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """A surgery as recorded (read-only: surgeries are recorded through the pump actions)."""
+
+    voided = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Surgery
+        fields = [
+            "id",
+            "patient",
+            "pump",
+            "replaced_pump",
+            "kind",
+            "performed_on",
+            "surgeon",
+            "catheter_revised",
+            "complications",
+            "complications_other",
+            "notes",
+            "version",
+            "voided",
+        ]
+        read_only_fields = fields
+
+    def get_voided(self, obj: Surgery) -> bool:
+        return obj.is_voided
+
+
+class ExplantSerializer(SurgeryInputMixin):
+    performed_on = serializers.DateField()
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CatheterRevisionSerializer(ExplantSerializer):
+    catheter_model = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+    catheter_tip_level = serializers.CharField(required=False, allow_blank=True, max_length=20, default="")
+
+
 class PumpFilter(django_filters.FilterSet):
     class Meta:
         model = Pump
@@ -214,6 +255,14 @@ class PumpFilter(django_filters.FilterSet):
 class ReplaceSerializer(SurgeryInputMixin, serializers.ModelSerializer):  # type: ignore[type-arg]
     performed_on = serializers.DateField()
     catheter_revised = serializers.BooleanField(default=False)
+    low_reservoir_alarm_ml = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        help_text="Left out: a same-model replacement keeps the old pump's alarm volume; another model "
+        "takes its default",
+    )
     first_program = ProgramInputSerializer(
         required=False, help_text="Without it, the old pump's current program carries over unchanged"
     )
@@ -245,7 +294,11 @@ class PumpViewSet(AuditedViewSet):
 
     serializer_class = PumpSerializer
     write_permission = PERMS.RECORD_SURGERY
-    action_permissions = {"replace": PERMS.RECORD_SURGERY}
+    action_permissions = {
+        "replace": PERMS.RECORD_SURGERY,
+        "explant": PERMS.RECORD_SURGERY,
+        "revise_catheter": PERMS.RECORD_SURGERY,
+    }
     filterset_class = PumpFilter
 
     def get_queryset(self) -> Any:
@@ -282,6 +335,8 @@ class PumpViewSet(AuditedViewSet):
         program, fill = data.pop("first_program", None), data.pop("first_fill", None)
         catheter_revised = data.pop("catheter_revised", False)
         surgery = _surgery_details(data, data.pop("performed_on"))
+        # None means "not given": the service decides (same model keeps the old pump's volume).
+        data.setdefault("low_reservoir_alarm_ml", None)
         new_pump = Pump(**data)
         with transaction.atomic():
             services.pump_replace(
@@ -294,6 +349,35 @@ class PumpViewSet(AuditedViewSet):
                 first_fill=FillDetails(**fill) if fill else None,
             )
         return Response(PumpSerializer(new_pump, context=self.get_serializer_context()).data, status.HTTP_201_CREATED)
+
+    @extend_schema(request=ExplantSerializer, responses={201: SurgerySerializer})
+    @action(detail=True, methods=["post"])
+    def explant(self, request: Request, pk: str | None = None) -> Response:
+        """Explant the pump (no replacement): it leaves the refill and battery watch."""
+        pump = self.get_object()
+        body = ExplantSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        with transaction.atomic():
+            surgery = services.pump_explant(
+                pump, by=request.user, surgery=_surgery_details(data, data.pop("performed_on"))
+            )
+        return Response(SurgerySerializer(surgery).data, status.HTTP_201_CREATED)
+
+    @extend_schema(request=CatheterRevisionSerializer, responses={201: SurgerySerializer})
+    @action(detail=True, methods=["post"], url_path="revise-catheter")
+    def revise_catheter(self, request: Request, pk: str | None = None) -> Response:
+        """A catheter revision: the pump stays; the catheter model and tip level change when given."""
+        pump = self.get_object()
+        body = CatheterRevisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        catheter = {name: data.pop(name, "") for name in ("catheter_model", "catheter_tip_level")}
+        with transaction.atomic():
+            surgery = services.catheter_revision(
+                pump, by=request.user, surgery=_surgery_details(data, data.pop("performed_on")), **catheter
+            )
+        return Response(SurgerySerializer(surgery).data, status.HTTP_201_CREATED)
 
 
 # --------------------------------------------------------------------------
@@ -384,6 +468,8 @@ class DoseChangeViewSet(AuditedViewSet):
 
 
 class RefillSerializer(AuditedSerializer):
+    delivery_note = serializers.CharField(read_only=True, help_text="Says when the pump may have run dry")
+
     class Meta:
         model = Refill
         fields = [
@@ -404,6 +490,7 @@ class RefillSerializer(AuditedSerializer):
             "expected_residual_ml",
             "delivery_deviation_percent",
             "delivery_flag",
+            "delivery_note",
             "alarm_date",
             "refill_due_on",
             "version",
@@ -411,6 +498,7 @@ class RefillSerializer(AuditedSerializer):
             "voided",
         ]
         read_only_fields = [
+            "delivery_note",
             "is_first_fill",
             "expected_delivered_ml",
             "actual_delivered_ml",
@@ -439,8 +527,46 @@ class RefillViewSet(AuditedViewSet):
             serializer.instance = services.refill_record(by=self.request.user, **data)
 
 
+# --------------------------------------------------------------------------
+# Surgeries: recorded through the pump actions, listed and voided here
+# --------------------------------------------------------------------------
+
+
+class SurgeryFilter(django_filters.FilterSet):
+    class Meta:
+        model = Surgery
+        fields = ["pump", "patient"]
+
+
+class SurgeryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+    """``GET surgeries/?pump=&patient=``; ``POST surgeries/{id}/void/`` re-derives what the surgery fed
+    (voiding an explant puts the pump back in; voiding a revision restores the catheter)."""
+
+    serializer_class = SurgerySerializer
+    filterset_class = SurgeryFilter
+    write_permission = PERMS.RECORD_SURGERY
+
+    def get_queryset(self) -> Any:
+        return Surgery.objects.order_by("-performed_on", "-pk")
+
+    @extend_schema(responses=HistoryEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        return Response(HistoryEntrySerializer(history_entries(self.get_object()), many=True).data)
+
+    @extend_schema(request=VoidSerializer, responses={200: SurgerySerializer})
+    @action(detail=True, methods=["post"])
+    def void(self, request: Request, pk: str | None = None) -> Response:
+        surgery = self.get_object()
+        body = VoidSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        void_record(surgery, by=request.user, reason=body.validated_data["reason"])
+        return Response(SurgerySerializer(surgery).data)
+
+
 def register(router: routers.DefaultRouter) -> None:
     router.register("pump-models", PumpModelViewSet, basename="pump-model")
     router.register("pumps", PumpViewSet, basename="pump")
     router.register("dose-changes", DoseChangeViewSet, basename="dose-change")
     router.register("refills", RefillViewSet, basename="refill")
+    router.register("surgeries", SurgeryViewSet, basename="surgery")

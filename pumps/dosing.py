@@ -40,6 +40,7 @@ from typing import Final, Literal
 
 __all__ = [
     "DELIVERY_FLAG_NONE",
+    "DELIVERY_FLAG_NOT_ASSESSABLE",
     "DELIVERY_FLAG_OVER",
     "DELIVERY_FLAG_UNDER",
     "DeliveryCheck",
@@ -78,10 +79,13 @@ _DAILY_VOLUME_PLACES: Final = 4
 _MINUTES_PER_DAY: Final = 24 * 60
 _HH_MM: Final = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
-DeliveryFlag = Literal["none", "over_delivery", "under_delivery"]
+DeliveryFlag = Literal["none", "over_delivery", "under_delivery", "not_assessable"]
 DELIVERY_FLAG_NONE: Final[DeliveryFlag] = "none"
 DELIVERY_FLAG_OVER: Final[DeliveryFlag] = "over_delivery"
 DELIVERY_FLAG_UNDER: Final[DeliveryFlag] = "under_delivery"
+# The refill came after the projected empty day: the pump may have run dry, so the
+# residual says nothing about how the pump delivered (a 0 mL residual would read 0.0%).
+DELIVERY_FLAG_NOT_ASSESSABLE: Final[DeliveryFlag] = "not_assessable"
 
 
 # --------------------------------------------------------------------------
@@ -516,7 +520,10 @@ def alarm_date(fill: Fill, doses: Sequence[DoseSegment]) -> datetime.date | None
 
 def empty_on(fill: Fill, doses: Sequence[DoseSegment]) -> datetime.date | None:
     """Theoretical empty day: refilled_on + floor(days until the volume reaches 0)."""
-    pieces = _rate_pieces(fill, doses)
+    return _empty_on_from_pieces(fill, _rate_pieces(fill, doses))
+
+
+def _empty_on_from_pieces(fill: Fill, pieces: Sequence[_RatePiece]) -> datetime.date | None:
     if not pieces:
         return None
     days = _days_until_used(pieces, Fraction(fill.volume_added_ml))
@@ -591,6 +598,7 @@ class DeliveryCheck:
     expected_residual_ml: Decimal
     delivery_deviation_percent: Decimal | None
     delivery_flag: DeliveryFlag
+    may_have_run_dry: bool = False
 
 
 def _delivery_flag(deviation_percent: Fraction | None, threshold_percent: Fraction) -> DeliveryFlag:
@@ -622,6 +630,9 @@ def delivery_check(
     5. Flag over/under delivery when the EXACT deviation is beyond ±threshold.
        The exact value is compared (not the 1-decimal display value) so that
        e.g. +14.54% is flagged even though it displays as 14.5%.
+    6. A refill after the previous fill's projected empty day is
+       ``not_assessable``, with no deviation: the pump may have run dry, and a
+       residual of 0 mL would otherwise read as a perfect 0.0%.
     mL outputs are ROUND_HALF_UP to 0.01; the percentage to 0.1.
     """
     if refilled_on < previous_fill.refilled_on:
@@ -629,19 +640,27 @@ def delivery_check(
     aspirated_ml = _non_negative(aspirated_volume_ml, "aspirated_volume_ml")
     held_ml = Fraction(previous_fill.volume_added_ml)
     elapsed_days = Fraction((refilled_on - previous_fill.refilled_on).days)
-    expected_ml = min(_used_ml(_rate_pieces(previous_fill, doses), elapsed_days), held_ml)
+    pieces = _rate_pieces(previous_fill, doses)
+    expected_ml = min(_used_ml(pieces, elapsed_days), held_ml)
     actual_ml = held_ml - aspirated_ml
-    deviation = None if expected_ml == 0 else 100 * (actual_ml - expected_ml) / expected_ml
+    ran_dry_after = _empty_on_from_pieces(previous_fill, pieces)
     threshold = _non_negative(
         settings.delivery_deviation_threshold_percent,
         "delivery_deviation_threshold_percent",
     )
+    if ran_dry_after is not None and refilled_on > ran_dry_after:
+        deviation = None
+        flag: DeliveryFlag = DELIVERY_FLAG_NOT_ASSESSABLE
+    else:
+        deviation = None if expected_ml == 0 else 100 * (actual_ml - expected_ml) / expected_ml
+        flag = _delivery_flag(deviation, threshold)
     return DeliveryCheck(
         expected_delivered_ml=_round_half_up(expected_ml, _ML_PLACES),
         actual_delivered_ml=_round_half_up(actual_ml, _ML_PLACES),
         expected_residual_ml=_round_half_up(held_ml - expected_ml, _ML_PLACES),
         delivery_deviation_percent=(None if deviation is None else _round_half_up(deviation, _PERCENT_PLACES)),
-        delivery_flag=_delivery_flag(deviation, threshold),
+        delivery_flag=flag,
+        may_have_run_dry=flag == DELIVERY_FLAG_NOT_ASSESSABLE,
     )
 
 
@@ -670,11 +689,11 @@ class DoseChangeCheck:
     reasons: tuple[str, ...]
 
 
-def _change_reason(current: Decimal, new: Decimal, change_percent: Decimal, limit: Decimal) -> str:
-    direction = "increase" if new > current else "decrease"
+def _change_reason(reference: Decimal, new: Decimal, change_percent: Decimal, limit: Decimal, what: str) -> str:
+    direction = "increase" if new > reference else "decrease"
     return (
         f"The new daily dose of {_fmt(new)} mcg is a {_fmt(abs(change_percent))}% {direction} "
-        f"from the current {_fmt(current)} mcg/day, more than the {_fmt(limit)}% "
+        f"from {what} of {_fmt(reference)} mcg/day, more than the {_fmt(limit)}% "
         "that can be changed without confirmation."
     )
 
@@ -683,31 +702,57 @@ def _high_dose_reason(new: Decimal, limit: Decimal) -> str:
     return f"The new daily dose of {_fmt(new)} mcg/day is above {_fmt(limit)} mcg/day, which needs confirmation."
 
 
+def _exact_change_percent(reference_mcg: Decimal, new_mcg: Fraction, name: str) -> Fraction:
+    reference = _positive(reference_mcg, name)
+    return 100 * (new_mcg - reference) / reference
+
+
 def dose_change_check(
     current_daily_dose_mcg: Decimal | None,
     new_daily_dose_mcg: Decimal,
     settings: DosingSettings,
+    *,
+    day_start_daily_dose_mcg: Decimal | None = None,
+    suggested_starting_dose_mcg: Decimal | None = None,
 ) -> DoseChangeCheck:
     """Decide whether a dose change needs an explicit confirmation reason.
 
-    1. change % = 100 × (new − current) / current, ROUND_HALF_UP to 0.1; None
-       when there is no current dose (the first program).
-    2. Confirmation when the EXACT |change| is above the change threshold
-       (20% by default), so +20.04% (shown as 20.0%) still asks.
-    3. Confirmation when the new dose is above the high-dose threshold
-       (1000 mcg/day by default), whatever the change.
-    4. Each triggered rule adds a sentence naming the numbers.
+    The change is measured against up to three references, each of which can ask
+    for confirmation on its own:
+
+    1. The current daily dose (the latest program). change % = 100 × (new −
+       current) / current, ROUND_HALF_UP to 0.1.
+    2. The dose in effect before the first change of the same calendar day
+       (``day_start_daily_dose_mcg``), so that two same-day steps of 20% each
+       (100 → 120 → 144, +44% in a day) cannot slip under the threshold.
+    3. For the first program of a pump (no current dose), the suggested starting
+       dose from the positive trial (``suggested_starting_dose_mcg``); change %
+       is then measured from it. Without either, change % is None.
+    Confirmation is needed when an EXACT |change| is above the change threshold
+    (20% by default), so +20.04% (shown as 20.0%) still asks, and whenever the
+    new dose is above the high-dose threshold (1000 mcg/day by default). Each
+    triggered rule adds a sentence naming the numbers.
     """
     new_mcg = _positive(new_daily_dose_mcg, "new_daily_dose_mcg")
+    limit = settings.dose_change_confirm_percent
+    references: list[tuple[Decimal, str, str]] = []
+    if current_daily_dose_mcg is not None:
+        references.append((current_daily_dose_mcg, "the current dose", "current_daily_dose_mcg"))
+        if day_start_daily_dose_mcg is not None and day_start_daily_dose_mcg != current_daily_dose_mcg:
+            references.append(
+                (day_start_daily_dose_mcg, "the dose at the start of the day", "day_start_daily_dose_mcg")
+            )
+    elif suggested_starting_dose_mcg is not None:
+        references.append((suggested_starting_dose_mcg, "the suggested starting dose", "suggested_starting_dose_mcg"))
     reasons: list[str] = []
     change_percent: Decimal | None = None
-    if current_daily_dose_mcg is not None:
-        current_mcg = _positive(current_daily_dose_mcg, "current_daily_dose_mcg")
-        exact_change = 100 * (new_mcg - current_mcg) / current_mcg
-        change_percent = _round_half_up(exact_change, _PERCENT_PLACES)
-        limit = settings.dose_change_confirm_percent
+    for index, (reference_mcg, what, name) in enumerate(references):
+        exact_change = _exact_change_percent(reference_mcg, new_mcg, name)
+        shown_percent = _round_half_up(exact_change, _PERCENT_PLACES)
+        if index == 0:
+            change_percent = shown_percent
         if abs(exact_change) > Fraction(limit):
-            reasons.append(_change_reason(current_daily_dose_mcg, new_daily_dose_mcg, change_percent, limit))
+            reasons.append(_change_reason(reference_mcg, new_daily_dose_mcg, shown_percent, limit, what))
     if new_mcg > Fraction(settings.dose_confirm_above_mcg):
         reasons.append(_high_dose_reason(new_daily_dose_mcg, settings.dose_confirm_above_mcg))
     return DoseChangeCheck(change_percent, bool(reasons), tuple(reasons))

@@ -21,11 +21,6 @@ from pumps.services import FillDetails, ProgramDetails, SurgeryDetails
 from spasticity.forms import AuditedModelForm, DateInput
 from spasticity.roles import Role
 
-PORT_ACCESS_REQUIRED = (
-    "Confirm that the needle was in the central reservoir fill port (never the catheter access port) "
-    "and that aspiration confirmed placement."
-)
-
 
 def surgeons() -> QuerySet[User]:
     doctors = staff_with_role(Role.REHAB_DOCTOR)
@@ -150,6 +145,8 @@ class ReplaceForm(SurgeryFieldsMixin, FirstFillFieldsMixin, AuditedModelForm):
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.init_surgery_fields(user)
+        # Left empty, the service decides: a same-model pump keeps the old pump's alarm volume.
+        self.fields["low_reservoir_alarm_ml"].required = False
         self.fields["catheter_model"].help_text = "Only when the catheter was revised"
         self.fields["catheter_tip_level"].help_text = "Only when the catheter was revised"
 
@@ -252,9 +249,8 @@ class RefillForm(AuditedModelForm):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.helper.form_id = "refill-form"
-        confirmed = self.fields["reservoir_port_access_confirmed"]
-        confirmed.required = True
-        confirmed.error_messages["required"] = PORT_ACCESS_REQUIRED
+        # The pocket-fill safeguard is the service's rule (pumps.services.PORT_ACCESS_REQUIRED):
+        # the page and the API both get its message on this field.
 
 
 class PumpEditForm(AuditedModelForm):

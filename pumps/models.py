@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 
 from patients.models import Patient, not_in_future
@@ -104,6 +105,15 @@ class PumpQuerySet(ClinicalRecordQuerySet):
         """Pumps in a patient now: not voided, not explanted."""
         return self.filter(voided_at__isnull=True, explanted_on__isnull=True)
 
+    def watched(self) -> PumpQuerySet:
+        """The pumps the clinic is watching: implanted, not voided, patient not voided.
+
+        The one definition of the safety net: the alert scan, the digest, the
+        worklists, the reports and the schedule all start from it, so a pump can
+        never be in one and missing from another.
+        """
+        return self.implanted().filter(patient__voided_at__isnull=True)
+
 
 class Pump(ClinicalRecord):
     class Status(models.TextChoices):
@@ -112,7 +122,9 @@ class Pump(ClinicalRecord):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="pumps")
     model = models.ForeignKey(PumpModel, on_delete=models.PROTECT, related_name="pumps", verbose_name="Pump model")
-    serial_number = models.CharField(max_length=50, unique=True)
+    # Unique among pumps that are not voided (a constraint below): a pump entered in
+    # error and voided must not block recording the real one.
+    serial_number = models.CharField(max_length=50)
     reservoir_volume_ml = models.DecimalField(
         "Reservoir volume (mL)", max_digits=5, decimal_places=2, validators=[_POSITIVE_VOLUME]
     )
@@ -158,6 +170,22 @@ class Pump(ClinicalRecord):
 
     class Meta:
         ordering = ["-implanted_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["serial_number"],
+                condition=Q(voided_at__isnull=True),
+                name="pump_serial_unique_when_not_voided",
+                violation_error_message="A pump with this serial number is already recorded.",
+            ),
+            # Spec: one implanted pump per patient, enforced by the database so that two
+            # implants racing cannot both land.
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(voided_at__isnull=True, explanted_on__isnull=True),
+                name="one_implanted_pump_per_patient",
+                violation_error_message="This patient already has an implanted pump: explant or replace it first.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.model} {self.serial_number}"
@@ -192,18 +220,28 @@ class Pump(ClinicalRecord):
             raise ValidationError(errors)
 
     def _volume_errors(self) -> dict[str, str]:
+        # Whether the volume is one of the model's catalogue sizes is checked by the
+        # surgery services when a pump is implanted or its reservoir is edited, not here:
+        # a later catalogue edit must never block recording on a pump already in a patient.
         errors: dict[str, str] = {}
-        if self.model_id and self.reservoir_volume_ml is not None:
-            sizes = self.model.reservoir_sizes()
-            if sizes and self.reservoir_volume_ml not in sizes:
-                errors["reservoir_volume_ml"] = (
-                    f"The {self.model} comes in {self.model.reservoir_sizes_label}; "
-                    f"{_fmt(self.reservoir_volume_ml)} mL is not one of them."
-                )
         alarm_ml, reservoir_ml = self.low_reservoir_alarm_ml, self.reservoir_volume_ml
         if alarm_ml is not None and reservoir_ml is not None and alarm_ml >= reservoir_ml:
             errors["low_reservoir_alarm_ml"] = "The alarm volume must be less than the reservoir volume."
         return errors
+
+    def reservoir_size_errors(self) -> dict[str, str]:
+        """The reservoir volume must be one of the catalogue sizes of the pump's model."""
+        if not self.model_id or self.reservoir_volume_ml is None:
+            return {}
+        sizes = self.model.reservoir_sizes()
+        if sizes and self.reservoir_volume_ml not in sizes:
+            return {
+                "reservoir_volume_ml": (
+                    f"The {self.model} comes in {self.model.reservoir_sizes_label}; "
+                    f"{_fmt(self.reservoir_volume_ml)} mL is not one of them."
+                )
+            }
+        return {}
 
 
 class Complication(models.TextChoices):
@@ -235,6 +273,10 @@ class Surgery(ClinicalRecord):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="pump_surgeries"
     )
     catheter_revised = models.BooleanField(default=False)
+    # For a catheter revision: the catheter as it was before, so that voiding the
+    # revision puts the pump's catheter back as the remaining records say.
+    catheter_model_before = models.CharField(max_length=100, blank=True, editable=False)
+    catheter_tip_level_before = models.CharField(max_length=20, blank=True, editable=False)
     complications = models.JSONField(default=list, blank=True)
     complications_other = models.CharField("Other complication", max_length=200, blank=True)
     notes = models.TextField(blank=True)
@@ -348,6 +390,7 @@ class Refill(ClinicalRecord):
         NONE = dosing.DELIVERY_FLAG_NONE, "Within range"
         OVER = dosing.DELIVERY_FLAG_OVER, "Over-delivery"
         UNDER = dosing.DELIVERY_FLAG_UNDER, "Under-delivery"
+        NOT_ASSESSABLE = dosing.DELIVERY_FLAG_NOT_ASSESSABLE, "Not assessable: the pump may have run dry"
 
     pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="refills")
     refilled_on = models.DateField("Refill date")
@@ -401,6 +444,22 @@ class Refill(ClinicalRecord):
     @property
     def is_flagged(self) -> bool:
         return self.delivery_flag != self.DeliveryFlag.NONE
+
+    @property
+    def may_have_run_dry(self) -> bool:
+        return self.delivery_flag == self.DeliveryFlag.NOT_ASSESSABLE
+
+    @property
+    def delivery_note(self) -> str:
+        """What the delivery check means, in words (page, printout and API)."""
+        if self.may_have_run_dry:
+            return (
+                "Refilled after the projected empty day: the pump may have run dry. Check for signs of "
+                "baclofen withdrawal; the delivery cannot be assessed from this residual."
+            )
+        if self.delivery_flag in (self.DeliveryFlag.OVER, self.DeliveryFlag.UNDER):
+            return f"{self.get_delivery_flag_display()}: {self.delivery_deviation_percent}% from the projection."
+        return ""
 
     def clean(self) -> None:
         errors: dict[str, Any] = not_in_future(self.refilled_on, "refilled_on", "The refill date")

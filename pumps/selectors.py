@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import Q
 
+from alerts.overdue import OVERDUE, PAST_ALARM, overdue_status
 from pumps import dosing
 from pumps.models import DoseChange, Pump, Refill, Surgery
 from pumps.projection import (
@@ -187,7 +188,7 @@ class NurseWorklist:
 
 
 def _implanted_pumps(nurse_id: int | None) -> Any:
-    pumps = Pump.objects.implanted().filter(patient__voided_at__isnull=True)
+    pumps = Pump.objects.watched()
     if nurse_id is not None:
         pumps = pumps.filter(patient__assigned_nurse_id=nurse_id)
     return pumps.select_related("patient", "patient__assigned_nurse", "model")
@@ -195,10 +196,9 @@ def _implanted_pumps(nurse_id: int | None) -> Any:
 
 def _refill_item(pump: Pump, today: datetime.date) -> WorkItem:
     due_on = pump.refill_due_on
-    if pump.alarm_date and pump.alarm_date < today:
-        status = "past_alarm"
-    elif due_on and due_on < today:
-        status = "overdue"
+    overdue = overdue_status(as_of=today, refill_due_on=due_on, alarm_date=pump.alarm_date)
+    if overdue in (PAST_ALARM, OVERDUE):
+        status = overdue
     elif due_on == today or pump.next_refill_appointment_on == today:
         status = "today"
     else:
@@ -308,14 +308,17 @@ class PumpDrift:
     fields: dict[str, tuple[object, object]]  # field: (stored, fresh)
 
 
-def projection_drift() -> list[PumpDrift]:
-    """Every pump whose stored projection or current values differ from a fresh recomputation.
+def projection_drift(*, model_id: int | None = None) -> list[PumpDrift]:
+    """Every pump (of one catalogue model) whose stored projection or current values
+    differ from a fresh recomputation.
 
     Reads every pump with its refills and dose changes (three queries) and recomputes
     with ``pumps.dosing`` exactly as ``pump_recompute_projection`` does.
     """
     settings = dosing_settings()
     pumps = Pump.objects.select_related("model").prefetch_related("refills", "dose_changes").order_by("pk")
+    if model_id is not None:
+        pumps = pumps.filter(model_id=model_id)
     drifts = []
     for pump in pumps:
         fresh = pump_state(pump, list(pump.refills.all()), list(pump.dose_changes.all()), settings)

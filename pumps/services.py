@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from alerts.services import alerts_refresh_for_pump
+from patients.models import Patient
 from patients.services import patient_refresh_stage
 from pumps import dosing
 from pumps.models import DoseChange, Pump, PumpModel, Refill, Surgery
@@ -31,9 +32,17 @@ from pumps.projection import (
     pump_state,
     stored_state,
 )
+from pumps.selectors import suggested_starting_dose_mcg
+from spasticity.access import holds_role, require_permission
 from spasticity.audit import audited_save, record_save
 from spasticity.clinic import dosing_settings
 from spasticity.models import ClinicalRecord
+from spasticity.roles import PERMS, Role
+
+PORT_ACCESS_REQUIRED = (
+    "Confirm that the needle was in the central reservoir fill port (never the catheter access port) "
+    "and that aspiration confirmed placement."
+)
 
 Errors = dict[str, list[str]]
 
@@ -75,6 +84,15 @@ class SurgeryDetails:
     notes: str = ""
 
 
+@dataclass(frozen=True)
+class DoseReference:
+    """What a new daily dose is measured against (see ``dosing.dose_change_check``)."""
+
+    current_daily_dose_mcg: Decimal | None = None
+    day_start_daily_dose_mcg: Decimal | None = None
+    suggested_starting_dose_mcg: Decimal | None = None
+
+
 # --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
@@ -89,9 +107,9 @@ def _merge(errors: Errors, error: ValidationError | Errors) -> Errors:
     return errors
 
 
-def _validate(record: ClinicalRecord, exclude: Sequence[str] = ()) -> Errors:
+def _validate(record: ClinicalRecord, exclude: Sequence[str] = (), *, validate_constraints: bool = True) -> Errors:
     try:
-        record.full_clean(exclude=list(exclude))
+        record.full_clean(exclude=list(exclude), validate_constraints=validate_constraints)
     except ValidationError as error:
         return _merge({}, error)
     return {}
@@ -122,6 +140,18 @@ def _not_explanted(pump: Pump, field_name: str) -> Errors:
 def _latest_record_on(refills: Sequence[Refill], dose_changes: Sequence[DoseChange]) -> datetime.date | None:
     dates = [r.refilled_on for r in active_refills(refills)] + [d.changed_on for d in active_dose_changes(dose_changes)]
     return max(dates) if dates else None
+
+
+def _rederive(pump: Pump, *, by: Any, reason: str, today: datetime.date | None = None) -> None:
+    """Everything a pump's records feed, recomputed from the records that remain.
+
+    The same three functions run after every write and every void: the stored
+    projection, the pump's alerts (so a change that puts a pump past its alarm
+    date alerts now, not at tomorrow's 06:00 scan) and the patient's pathway stage.
+    """
+    locked = pump_recompute_projection(pump, by=by, reason=reason)
+    alerts_refresh_for_pump(locked, as_of=today, by=by)
+    patient_refresh_stage(locked.patient, by=by, today=today)
 
 
 # --------------------------------------------------------------------------
@@ -163,6 +193,25 @@ class DoseChangeDraft:
     errors: Errors
 
 
+def _dose_reference(patient_id: int, dose_changes: Sequence[DoseChange], changed_on: datetime.date) -> DoseReference:
+    """The doses a new program on ``changed_on`` is checked against.
+
+    1. The current dose: the latest program.
+    2. The dose in effect before the first change of that calendar day: the latest
+       program dated before it (two same-day steps are measured together).
+    3. For a pump's first program, the suggested starting dose from the patient's
+       signed positive trial, when there is one.
+    """
+    programs = active_dose_changes(dose_changes)
+    if not programs:
+        return DoseReference(suggested_starting_dose_mcg=suggested_starting_dose_mcg(patient_id)[1])
+    before_that_day = [p for p in programs if changed_on is not None and p.changed_on < changed_on]
+    return DoseReference(
+        current_daily_dose_mcg=programs[-1].daily_dose_mcg,
+        day_start_daily_dose_mcg=before_that_day[-1].daily_dose_mcg if before_that_day else None,
+    )
+
+
 def _dose_change_draft(
     pump: Pump,
     refills: Sequence[Refill],
@@ -170,7 +219,7 @@ def _dose_change_draft(
     *,
     changed_on: datetime.date,
     program: ProgramDetails,
-    current_daily_dose_mcg: Decimal | None,
+    reference: DoseReference,
     require_confirmation: bool = True,
     project: bool = True,
 ) -> DoseChangeDraft:
@@ -179,7 +228,8 @@ def _dose_change_draft(
     1. Field rules (model ``clean``: dose > 0, flex steps tile the day, dates).
     2. Order: not before the pump's latest dose change or refill, so that earlier
        printouts and delivery checks stay true.
-    3. Safety: above the change or high-dose threshold, a confirmation reason.
+    3. Safety: above the change or high-dose threshold (against each reference
+       dose), a confirmation reason.
     4. The new alarm and refill-due dates of the current fill with this program.
     """
     fields: dict[str, Any] = {
@@ -191,17 +241,24 @@ def _dose_change_draft(
     latest_on = _latest_record_on(refills, dose_changes)
     if changed_on and latest_on and changed_on < latest_on:
         _merge(errors, {"changed_on": [_backdated_message("dose change", latest_on)]})
+    current = reference.current_daily_dose_mcg
     if errors or dose_change.daily_dose_mcg is None:
-        return DoseChangeDraft(dose_change, current_daily_dose_mcg, None, errors)
+        return DoseChangeDraft(dose_change, current, None, errors)
     settings = dosing_settings()
-    check = dosing.dose_change_check(current_daily_dose_mcg, dose_change.daily_dose_mcg, settings)
+    check = dosing.dose_change_check(
+        current,
+        dose_change.daily_dose_mcg,
+        settings,
+        day_start_daily_dose_mcg=reference.day_start_daily_dose_mcg,
+        suggested_starting_dose_mcg=reference.suggested_starting_dose_mcg,
+    )
     dose_change.change_percent = check.change_percent
     if require_confirmation and check.needs_confirmation and not program.confirmation_reason.strip():
         _merge(errors, {"confirmation_reason": [*check.reasons, "Give a confirmation reason to go ahead."]})
     if project:
         state = pump_state(pump, refills, [*dose_changes, dose_change], settings)
         dose_change.alarm_date, dose_change.refill_due_on = state.alarm_date, state.refill_due_on
-    return DoseChangeDraft(dose_change, current_daily_dose_mcg, check, errors)
+    return DoseChangeDraft(dose_change, current, check, errors)
 
 
 def _backdated_message(what: str, latest_on: datetime.date) -> str:
@@ -227,7 +284,7 @@ def dose_change_preview(*, pump: Pump, changed_on: datetime.date, program: Progr
         dose_changes,
         changed_on=changed_on,
         program=program,
-        current_daily_dose_mcg=_current_daily_dose(dose_changes),
+        reference=_dose_reference(pump.patient_id, dose_changes, changed_on),
         # The preview shows the confirmation need as a warning, not as an error.
         require_confirmation=False,
     )
@@ -250,6 +307,7 @@ def dose_change_record(
     today: datetime.date | None = None,
 ) -> DoseChange:
     """Record a new dose program (a titration visit or any dose change) and re-project the pump."""
+    require_permission(by, PERMS.CHANGE_DOSE, "Only a rehabilitation doctor or a pump nurse changes a dose.")
     locked = _lock(pump)
     _raise_if(_not_explanted(locked, "changed_on"))
     refills, dose_changes = _records(locked)
@@ -269,13 +327,11 @@ def dose_change_record(
         dose_changes,
         changed_on=changed_on,
         program=program,
-        current_daily_dose_mcg=_current_daily_dose(dose_changes),
+        reference=_dose_reference(locked.patient_id, dose_changes, changed_on),
     )
     _raise_if(draft.errors)
     audited_save(draft.dose_change, by=by, reason="Dose program changed")
-    pump_recompute_projection(pump, by=by, reason=f"Dose changed to {draft.dose_change}")
-    alerts_refresh_for_pump(locked, as_of=today, by=by)
-    patient_refresh_stage(locked.patient, by=by, today=today)
+    _rederive(pump, by=by, reason=f"Dose changed to {draft.dose_change}", today=today)
     return draft.dose_change
 
 
@@ -292,6 +348,21 @@ class RefillDraft:
     errors: Errors
 
 
+def _same_day_refill_errors(fills: Sequence[Refill], refilled_on: datetime.date | None) -> Errors:
+    """One refill per pump per day: a second one would hide the first's delivery check."""
+    same_day = [fill for fill in fills if refilled_on is not None and fill.refilled_on == refilled_on]
+    if not same_day:
+        return {}
+    first = same_day[0]
+    return {
+        "refilled_on": [
+            f"This pump already has a refill recorded on {refilled_on:%Y-%m-%d} "
+            f"({first.volume_added_ml.normalize():f} mL at {first.concentration_mcg_per_ml.normalize():f} mcg/mL, "
+            f"lot {first.lot_number or 'not recorded'}). To correct it, void that refill and record it again."
+        ]
+    }
+
+
 def _refill_draft(
     pump: Pump,
     refills: Sequence[Refill],
@@ -300,15 +371,19 @@ def _refill_draft(
     refilled_on: datetime.date,
     fill: FillDetails,
     project: bool = True,
+    require_port_access: bool = True,
 ) -> RefillDraft:
     """Build, check and project a refill.
 
     1. Field rules (model ``clean``: volume ≤ reservoir and > alarm volume,
        concentration > 0 with a dilution note when not standard, dates).
-    2. Order: not before the pump's latest refill.
-    3. Delivery check against the previous fill (the aspirated residual is
-       required for every refill but the first fill).
-    4. The new alarm and refill-due dates.
+    2. The pocket-fill safeguard: central reservoir port access confirmed (not
+       asked for the first fill at implant, filled in theatre).
+    3. Order: not before the pump's latest refill, and one refill a day.
+    4. Delivery check against the previous fill (the aspirated residual is
+       required for every refill but the first fill); after the projected empty
+       day it is ``not_assessable``: the pump may have run dry.
+    5. The new alarm and refill-due dates.
     """
     refill = Refill(
         pump=pump,
@@ -323,9 +398,12 @@ def _refill_draft(
         next_refill_appointment_on=fill.next_refill_appointment_on,
     )
     errors = _validate(refill, exclude=["pump"] if pump.pk is None else [])
+    if require_port_access and not fill.reservoir_port_access_confirmed:
+        _merge(errors, {"reservoir_port_access_confirmed": [PORT_ACCESS_REQUIRED]})
     fills = active_refills(refills)
     previous = fills[-1] if fills else None
     refill.is_first_fill = previous is None
+    _merge(errors, _same_day_refill_errors(fills, refilled_on))
     if previous and refilled_on and refilled_on < previous.refilled_on:
         _merge(errors, {"refilled_on": [_backdated_message("refill", previous.refilled_on)]})
     if previous and fill.aspirated_volume_ml is None:
@@ -349,11 +427,15 @@ def _refill_draft(
 
 
 def refill_preview(*, pump: Pump, refilled_on: datetime.date, fill: FillDetails) -> RefillDraft:
-    """The delivery check and new dates a refill would give; saves nothing."""
+    """The delivery check and new dates a refill would give; saves nothing.
+
+    The port-access confirmation is not asked for here: it is ticked last, at the
+    pump, and the preview must show the dates while the nurse is still typing.
+    """
     refills, dose_changes = _records(pump)
     if explanted := _not_explanted(pump, "refilled_on"):
         return RefillDraft(Refill(pump=pump), None, None, explanted)
-    return _refill_draft(pump, refills, dose_changes, refilled_on=refilled_on, fill=fill)
+    return _refill_draft(pump, refills, dose_changes, refilled_on=refilled_on, fill=fill, require_port_access=False)
 
 
 @transaction.atomic
@@ -373,6 +455,7 @@ def refill_record(
     today: datetime.date | None = None,
 ) -> Refill:
     """Record a refill, with its delivery check, and re-project the pump."""
+    require_permission(by, PERMS.RECORD_REFILL, "Only a rehabilitation doctor or a pump nurse records a refill.")
     locked = _lock(pump)
     _raise_if(_not_explanted(locked, "refilled_on"))
     refills, dose_changes = _records(locked)
@@ -389,15 +472,28 @@ def refill_record(
     draft = _refill_draft(locked, refills, dose_changes, refilled_on=refilled_on, fill=fill)
     _raise_if(draft.errors)
     audited_save(draft.refill, by=by, reason="Refill recorded")
-    pump_recompute_projection(pump, by=by, reason=f"Refilled on {refilled_on:%Y-%m-%d}")
-    alerts_refresh_for_pump(locked, as_of=today, by=by)
-    patient_refresh_stage(locked.patient, by=by, today=today)
+    _rederive(pump, by=by, reason=f"Refilled on {refilled_on:%Y-%m-%d}", today=today)
     return draft.refill
 
 
 # --------------------------------------------------------------------------
 # Surgery
 # --------------------------------------------------------------------------
+
+SURGEON_ROLES = (Role.NEUROSURGEON, Role.REHAB_DOCTOR)
+
+
+def _with_default_surgeon(details: SurgeryDetails, by: Any) -> SurgeryDetails:
+    """Without a named surgeon, the acting neurosurgeon or doctor operated."""
+    if details.surgeon is None and holds_role(by, *SURGEON_ROLES):
+        return replace(details, surgeon=by)
+    return details
+
+
+def _surgeon_errors(surgeon: Any) -> Errors:
+    if surgeon is not None and not holds_role(surgeon, *SURGEON_ROLES):
+        return {"surgeon": [f"{surgeon} is not an active neurosurgeon or rehabilitation doctor."]}
+    return {}
 
 
 def _surgery(pump: Pump, kind: str, details: SurgeryDetails, **extra: Any) -> Surgery:
@@ -414,23 +510,50 @@ def _surgery(pump: Pump, kind: str, details: SurgeryDetails, **extra: Any) -> Su
     )
 
 
+def _pump_identity_errors(pump: Pump, *, replacing: Pump | None = None) -> Errors:
+    """A new or edited pump: its serial is free, its patient is live and has no other implanted pump.
+
+    ``replacing``: the pump coming out at the same operation, which does not count.
+    """
+    errors: Errors = {}
+    others = Pump.objects.active().exclude(pk__in=[p.pk for p in (pump, replacing) if p is not None and p.pk])
+    if pump.serial_number and others.filter(serial_number=pump.serial_number).exists():
+        errors["serial_number"] = [f"A pump with the serial number {pump.serial_number} is already recorded."]
+    patient: Patient | None = getattr(pump, "patient", None) if pump.patient_id else None
+    if patient is not None and patient.is_voided:
+        errors["patient"] = ["This patient record was voided: nothing can be recorded on it."]
+    elif patient is not None and pump.explanted_on is None and not pump.is_voided:
+        implanted = others.filter(patient=patient, explanted_on__isnull=True).order_by("pk").first()
+        if implanted is not None:
+            errors["patient"] = [
+                f"{patient} already has an implanted pump ({implanted.serial_number}, since "
+                f"{implanted.implanted_on:%Y-%m-%d}): record its replacement or explant instead."
+            ]
+    return errors
+
+
 def _new_pump_errors(
     pump: Pump,
     surgery: Surgery,
     *,
     program: ProgramDetails | None,
     fill: FillDetails | None,
-    current_daily_dose_mcg: Decimal | None,
+    reference: DoseReference,
+    replacing: Pump | None = None,
 ) -> tuple[Errors, DoseChange | None, Refill | None]:
     """Check a new pump, its surgery, first program and first fill together, saving nothing.
 
     The surgery, program and fill are all dated on the implant day, so a bad date is
-    reported once, on ``implanted_on``.
+    reported once, on ``implanted_on``. The database constraints (serial, one pump
+    per patient) are checked by ``_pump_identity_errors`` with field messages.
     """
-    errors = _validate(pump)
+    errors = _validate(pump, validate_constraints=False)
+    _merge(errors, _pump_identity_errors(pump, replacing=replacing))
+    _merge(errors, {name: [message] for name, message in pump.reservoir_size_errors().items()})
     surgery_errors = _validate(surgery, exclude=["pump", "replaced_pump"])
     surgery_errors.pop("performed_on", None)
     _merge(errors, surgery_errors)
+    _merge(errors, _surgeon_errors(surgery.surgeon))
     if "implanted_on" in errors or pump.implanted_on is None:
         return errors, None, None
     # Project only a pump whose own fields are sound (the volumes feed the projection).
@@ -438,13 +561,7 @@ def _new_pump_errors(
     dose_change = refill = None
     if program is not None:
         draft = _dose_change_draft(
-            pump,
-            [],
-            [],
-            changed_on=pump.implanted_on,
-            program=program,
-            current_daily_dose_mcg=current_daily_dose_mcg,
-            project=project,
+            pump, [], [], changed_on=pump.implanted_on, program=program, reference=reference, project=project
         )
         draft.errors.pop("changed_on", None)
         _merge(errors, draft.errors)
@@ -452,7 +569,14 @@ def _new_pump_errors(
     if fill is not None:
         programs = [dose_change] if dose_change is not None and not errors else []
         refill_draft = _refill_draft(
-            pump, [], programs, refilled_on=pump.implanted_on, fill=fill, project=project and not errors
+            pump,
+            [],
+            programs,
+            refilled_on=pump.implanted_on,
+            fill=fill,
+            project=project and not errors,
+            # The first fill is put in by the surgical team in theatre, not through the skin.
+            require_port_access=False,
         )
         refill_draft.errors.pop("refilled_on", None)
         _merge(errors, refill_draft.errors)
@@ -470,7 +594,6 @@ def _save_new_pump(
         if record is not None:
             record.pump = pump
             audited_save(record, by=by, reason=why)
-    pump_recompute_projection(pump, by=by, reason=f"{surgery.get_kind_display()} recorded")
 
 
 @transaction.atomic
@@ -487,18 +610,27 @@ def pump_implant(
 
     ``pump`` is an unsaved Pump with its patient, model, serial number, volumes,
     implant date and catheter. The program and fill are dated on the implant day.
+    Without a program or a fill the pump has no projection yet: it is saved, and
+    the scan raises ``projection_missing`` until both are recorded.
     """
+    require_permission(by, PERMS.RECORD_SURGERY, "Only a neurosurgeon or a rehabilitation doctor records an implant.")
     details = replace(surgery or SurgeryDetails(performed_on=pump.implanted_on), performed_on=pump.implanted_on)
-    implant = _surgery(pump, Surgery.Kind.IMPLANT, details)
+    implant = _surgery(pump, Surgery.Kind.IMPLANT, _with_default_surgeon(details, by))
+    if pump.patient_id:
+        Patient.objects.select_for_update().filter(pk=pump.patient_id).first()  # implants of one patient take turns
+    reference = DoseReference(suggested_starting_dose_mcg=_suggested_dose(pump))
     errors, dose_change, refill = _new_pump_errors(
-        pump, implant, program=first_program, fill=first_fill, current_daily_dose_mcg=None
+        pump, implant, program=first_program, fill=first_fill, reference=reference
     )
     _raise_if(errors)
     _save_new_pump(pump, implant, dose_change, refill, by=by)
     # A pump entered with an old fill (a patient joining the clinic) may already be due.
-    alerts_refresh_for_pump(pump, as_of=today, by=by)
-    patient_refresh_stage(pump.patient, by=by, today=today)
+    _rederive(pump, by=by, reason=f"{implant.get_kind_display()} recorded", today=today)
     return pump
+
+
+def _suggested_dose(pump: Pump) -> Decimal | None:
+    return suggested_starting_dose_mcg(pump.patient_id)[1] if pump.patient_id else None
 
 
 def _carried_over_program(dose_changes: Sequence[DoseChange], old_pump: Pump) -> ProgramDetails | None:
@@ -530,6 +662,19 @@ def _explant_date_errors(pump: Pump, performed_on: datetime.date | None, field_n
     return {}
 
 
+def replacement_alarm_volume_ml(old_pump: Pump, new_model: PumpModel | None) -> Decimal:
+    """The new pump's low-reservoir alarm volume when the surgeon gives none.
+
+    A pump of the same model keeps the old pump's alarm volume (it was set for this
+    child); a different model takes its catalogue default, or the manufacturer's 2 mL.
+    """
+    if new_model is None or new_model.pk == old_pump.model_id:
+        return old_pump.low_reservoir_alarm_ml
+    default = getattr(new_model, "default_low_reservoir_alarm_ml", None)
+    field_default = Pump._meta.get_field("low_reservoir_alarm_ml").get_default()
+    return Decimal(str(default if default is not None else field_default))
+
+
 @transaction.atomic
 def pump_replace(
     old_pump: Pump,
@@ -546,35 +691,42 @@ def pump_replace(
 
     The catheter stays (its model and tip level carry over) unless a revision is
     recorded with the replacement. Without a new program, the old pump's current
-    program carries over unchanged.
+    program carries over unchanged. ``new_pump.low_reservoir_alarm_ml`` left as None
+    means "not given" (see ``replacement_alarm_volume_ml``).
     """
+    require_permission(by, PERMS.RECORD_SURGERY, "Only a neurosurgeon or a rehabilitation doctor replaces a pump.")
     locked = _lock(old_pump)
     _raise_if(_explant_date_errors(locked, surgery.performed_on, "performed_on"))
     _, dose_changes = _records(locked)
     new_pump.patient = locked.patient
     new_pump.implanted_on = surgery.performed_on
+    if new_pump.low_reservoir_alarm_ml is None:
+        new_pump.low_reservoir_alarm_ml = replacement_alarm_volume_ml(locked, getattr(new_pump, "model", None))
     if not catheter_revised:
         new_pump.catheter_model, new_pump.catheter_tip_level = locked.catheter_model, locked.catheter_tip_level
     program = first_program or _carried_over_program(dose_changes, locked)
     replacement = _surgery(
-        new_pump, Surgery.Kind.PUMP_REPLACEMENT, surgery, replaced_pump=locked, catheter_revised=catheter_revised
-    )
-    errors, dose_change, refill = _new_pump_errors(
         new_pump,
-        replacement,
-        program=program,
-        fill=first_fill,
-        current_daily_dose_mcg=_current_daily_dose(dose_changes),
+        Surgery.Kind.PUMP_REPLACEMENT,
+        _with_default_surgeon(surgery, by),
+        replaced_pump=locked,
+        catheter_revised=catheter_revised,
+    )
+    # The program carries over, so it is measured against the old pump's doses.
+    reference = _dose_reference(locked.patient_id, dose_changes, surgery.performed_on)
+    errors, dose_change, refill = _new_pump_errors(
+        new_pump, replacement, program=program, fill=first_fill, reference=reference, replacing=locked
     )
     _raise_if(errors)
+    # The old pump comes out first: the database allows one implanted pump per patient.
     locked.explanted_on = surgery.performed_on
     record_save(locked, by=by, reason=f"Replaced by pump {new_pump.serial_number}")
-    pump_recompute_projection(locked, by=by, reason="Explanted at replacement")
     _save_new_pump(new_pump, replacement, dose_change, refill, by=by)
+    # The old pump's explant date is derived from the replacement just saved.
+    pump_refresh_explant(locked, by=by, today=today)
     old_pump.explanted_on = locked.explanted_on
-    alerts_refresh_for_pump(locked, as_of=today, by=by)
-    alerts_refresh_for_pump(new_pump, as_of=today, by=by)
-    patient_refresh_stage(locked.patient, by=by, today=today)
+    _rederive(locked, by=by, reason="Explanted at replacement", today=today)
+    _rederive(new_pump, by=by, reason="Replacement recorded", today=today)
     return new_pump
 
 
@@ -588,42 +740,145 @@ def catheter_revision(
     catheter_tip_level: str = "",
     today: datetime.date | None = None,
 ) -> Surgery:
-    """A catheter revision: the pump stays; the catheter model and tip level are updated when given."""
+    """A catheter revision: the pump stays; the catheter model and tip level are updated when given.
+
+    The revision keeps the catheter as it was before, so that voiding it puts it back.
+    """
+    require_permission(by, PERMS.RECORD_SURGERY, "Only a neurosurgeon or a rehabilitation doctor revises a catheter.")
     locked = _lock(pump)
     errors = _explant_date_errors(locked, surgery.performed_on, "performed_on")
-    revision = _surgery(locked, Surgery.Kind.CATHETER_REVISION, surgery, catheter_revised=True)
+    revision = _surgery(
+        locked,
+        Surgery.Kind.CATHETER_REVISION,
+        _with_default_surgeon(surgery, by),
+        catheter_revised=True,
+        catheter_model_before=locked.catheter_model,
+        catheter_tip_level_before=locked.catheter_tip_level,
+    )
     _merge(errors, _validate(revision))
+    _merge(errors, _surgeon_errors(revision.surgeon))
     _raise_if(errors)
     locked.catheter_model = catheter_model or locked.catheter_model
     locked.catheter_tip_level = catheter_tip_level or locked.catheter_tip_level
     record_save(locked, by=by, reason="Catheter revised")
     audited_save(revision, by=by, reason="Catheter revision recorded")
-    pump_recompute_projection(locked, by=by)
-    patient_refresh_stage(locked.patient, by=by, today=today)
+    _rederive(locked, by=by, reason="Catheter revised", today=today)
     return revision
 
 
 @transaction.atomic
 def pump_explant(pump: Pump, *, by: Any, surgery: SurgeryDetails, today: datetime.date | None = None) -> Surgery:
     """Explant a pump without a replacement: it no longer needs refills or a battery watch."""
+    require_permission(by, PERMS.RECORD_SURGERY, "Only a neurosurgeon or a rehabilitation doctor records an explant.")
     locked = _lock(pump)
     errors = _explant_date_errors(locked, surgery.performed_on, "performed_on")
-    explant = _surgery(locked, Surgery.Kind.EXPLANT, surgery)
+    explant = _surgery(locked, Surgery.Kind.EXPLANT, _with_default_surgeon(surgery, by))
     _merge(errors, _validate(explant))
+    _merge(errors, _surgeon_errors(explant.surgeon))
     _raise_if(errors)
-    locked.explanted_on = surgery.performed_on
-    record_save(locked, by=by, reason="Explanted")
     audited_save(explant, by=by, reason="Explant recorded")
-    pump_recompute_projection(pump, by=by, reason="Explanted")
+    pump_refresh_explant(locked, by=by, today=today)
     pump.explanted_on = locked.explanted_on
-    alerts_refresh_for_pump(locked, as_of=today, by=by)
-    patient_refresh_stage(locked.patient, by=by, today=today)
+    _rederive(locked, by=by, reason="Explanted", today=today)
     return explant
+
+
+# --------------------------------------------------------------------------
+# Explant dates, derived from the surgeries
+# --------------------------------------------------------------------------
+
+
+def derived_explanted_on(pump: Pump) -> datetime.date | None:
+    """When the pump came out, from the surgeries that are not voided.
+
+    1. An explant of this pump.
+    2. A replacement that took this pump out, unless its new pump was voided
+       (a replacement entered in error is undone by voiding the new pump).
+    The earliest of these; None while the pump is in.
+    """
+    dates = list(
+        Surgery.objects.active().filter(pump=pump, kind=Surgery.Kind.EXPLANT).values_list("performed_on", flat=True)
+    )
+    dates += list(
+        Surgery.objects.active()
+        .filter(replaced_pump=pump, kind=Surgery.Kind.PUMP_REPLACEMENT, pump__voided_at__isnull=True)
+        .values_list("performed_on", flat=True)
+    )
+    return min(dates) if dates else None
+
+
+def pump_refresh_explant(pump: Pump, *, by: Any, today: datetime.date | None = None) -> Pump:
+    """Store the derived explant date; refuse to put a pump back in beside another one."""
+    locked = _lock(pump)
+    explanted_on = derived_explanted_on(locked)
+    if locked.explanted_on == explanted_on:
+        return locked
+    if explanted_on is None and not locked.is_voided:
+        other = Pump.objects.implanted().filter(patient_id=locked.patient_id).exclude(pk=locked.pk).first()
+        if other is not None:
+            raise ValidationError(
+                {
+                    "__all__": [
+                        f"This would put pump {locked.serial_number} back in, but pump {other.serial_number} "
+                        f"is implanted since {other.implanted_on:%Y-%m-%d}: explant or void that pump first."
+                    ]
+                }
+            )
+    locked.explanted_on = explanted_on
+    reason = f"Explanted on {explanted_on:%Y-%m-%d}" if explanted_on else "Back in: the explant was voided"
+    audited_save(locked, by=by, reason=reason, bump_version=False)
+    pump.explanted_on = explanted_on
+    return locked
 
 
 # --------------------------------------------------------------------------
 # Pump details and the catalogue
 # --------------------------------------------------------------------------
+
+
+def _pump_edit_errors(pump: Pump) -> Errors:
+    """Edited details must still fit the pump's records and identity."""
+    refills, dose_changes = _records(pump)
+    errors: Errors = _pump_identity_errors(pump)
+    dates = [r.refilled_on for r in active_refills(refills)] + [d.changed_on for d in active_dose_changes(dose_changes)]
+    if pump.implanted_on and dates and pump.implanted_on > min(dates):
+        _merge(
+            errors, {"implanted_on": [f"A refill or dose change is recorded on {min(dates):%Y-%m-%d}, before this."]}
+        )
+    fills = active_refills(refills)
+    if fills and pump.low_reservoir_alarm_ml is not None and pump.low_reservoir_alarm_ml >= fills[-1].volume_added_ml:
+        _merge(
+            errors,
+            {"low_reservoir_alarm_ml": ["The alarm volume must be less than the volume put in at the last fill."]},
+        )
+    stored = Pump.objects.filter(pk=pump.pk).values("reservoir_volume_ml", "model_id").first()
+    if stored is None or stored != {"reservoir_volume_ml": pump.reservoir_volume_ml, "model_id": pump.model_id}:
+        # Only a changed reservoir is checked against today's catalogue (see Pump.reservoir_size_errors).
+        _merge(errors, {name: [message] for name, message in pump.reservoir_size_errors().items()})
+    return errors
+
+
+# What the pump team learns at interrogation and follow-up: nurses record these too.
+FOLLOW_UP_FIELDS = frozenset(
+    {
+        "low_reservoir_alarm_ml",
+        "eri_on",
+        "temporary_card_given_on",
+        "permanent_card_received_on",
+        "emergency_card_given_on",
+    }
+)
+
+
+def _require_pump_edit_permission(pump: Pump, by: Any) -> None:
+    """Follow-up findings are the pump team's (refill permission); the rest is surgical."""
+    stored = Pump.objects.filter(pk=pump.pk).values(*(f.attname for f in Pump._meta.concrete_fields)).first() or {}
+    changed = {name for name, value in stored.items() if getattr(pump, name) != value}
+    if changed <= FOLLOW_UP_FIELDS and by is not None and by.has_perm(PERMS.RECORD_REFILL):
+        return
+    require_permission(
+        by, PERMS.RECORD_SURGERY, "Only a neurosurgeon or a rehabilitation doctor edits these pump details."
+    )
 
 
 @transaction.atomic
@@ -637,56 +892,159 @@ def pump_update(
 ) -> Pump:
     """Save edited pump details (ERI date, cards, alarm volume, site…) and re-project.
 
-    The implant date cannot move past the pump's first refill or dose change, and
-    the pump must still be able to hold its current fill.
+    The implant date cannot move past the pump's first refill or dose change, the
+    pump must still be able to hold its current fill, and the serial stays unique.
     """
-    refills, dose_changes = _records(pump)
-    errors: Errors = {}
-    dates = [r.refilled_on for r in active_refills(refills)] + [d.changed_on for d in active_dose_changes(dose_changes)]
-    if pump.implanted_on and dates and pump.implanted_on > min(dates):
-        _merge(
-            errors, {"implanted_on": [f"A refill or dose change is recorded on {min(dates):%Y-%m-%d}, before this."]}
-        )
-    fills = active_refills(refills)
-    if fills and pump.low_reservoir_alarm_ml is not None and pump.low_reservoir_alarm_ml >= fills[-1].volume_added_ml:
-        _merge(
-            errors,
-            {"low_reservoir_alarm_ml": ["The alarm volume must be less than the volume put in at the last fill."]},
-        )
-    _raise_if(errors)
+    _require_pump_edit_permission(pump, by)
+    _raise_if(_pump_edit_errors(pump))
     record_save(pump, by=by, expected_version=expected_version, reason=reason)
-    pump_recompute_projection(pump, by=by, reason=reason or "Pump details edited")
     # An ERI date or a new alarm volume moves the battery and alarm dates: alert at once.
-    alerts_refresh_for_pump(pump, as_of=today, by=by)
-    patient_refresh_stage(pump.patient, by=by, today=today)
+    _rederive(pump, by=by, reason=reason or "Pump details edited", today=today)
     return pump
+
+
+def _sizes_in_use_errors(pump_model: PumpModel) -> Errors:
+    """A reservoir size cannot leave the catalogue while an implanted pump has it."""
+    if pump_model.pk is None:
+        return {}
+    sizes = set(pump_model.reservoir_sizes())
+    in_use = Pump.objects.implanted().filter(model=pump_model).values_list("reservoir_volume_ml", flat=True).distinct()
+    missing = sorted(size for size in in_use if size not in sizes)
+    if not missing:
+        return {}
+    listed = ", ".join(f"{size.normalize():f} mL" for size in missing)
+    return {"reservoir_sizes_ml": [f"Implanted pumps of this model have a {listed} reservoir: keep that size."]}
+
+
+BATTERY_FIELDS = ("nominal_battery_life_months", "days_eri_to_eos")
 
 
 @transaction.atomic
 def pump_model_save(
     pump_model: PumpModel, *, by: Any, expected_version: int | None = None, reason: str = ""
 ) -> PumpModel:
-    """Save a catalogue entry; pumps of this model get their battery date recomputed at once."""
+    """Save a catalogue entry (the rehab doctor's: it moves every pump's dates).
+
+    A change to the battery life moves end-of-service dates: those pumps are
+    recomputed, and their alerts refreshed, by a background job after the commit
+    (``pumps.tasks.projections_refresh_task``), not in the request. The daily
+    05:55 run of the same job catches any job lost with the broker.
+    """
+    require_permission(by, PERMS.EDIT_PUMP_CATALOGUE, "Only a rehabilitation doctor edits the pump catalogue.")
+    before = PumpModel.objects.filter(pk=pump_model.pk).values(*BATTERY_FIELDS).first() if pump_model.pk else None
+    _raise_if(_sizes_in_use_errors(pump_model))
     record_save(pump_model, by=by, expected_version=expected_version, reason=reason)
-    for pump in Pump.objects.implanted().filter(model=pump_model):
-        pump_recompute_projection(pump, by=by, reason=f"Catalogue entry {pump_model} changed")
+    if before is not None and any(before[name] != getattr(pump_model, name) for name in BATTERY_FIELDS):
+        model_id = pump_model.pk
+        transaction.on_commit(lambda: _enqueue_projections_refresh(model_id), robust=True)
     return pump_model
 
 
+def _enqueue_projections_refresh(model_id: int) -> None:
+    from alerts.jobs import task_enqueue
+    from pumps.tasks import projections_refresh_task
+
+    task_enqueue(projections_refresh_task, model_id=model_id)
+
+
+def pumps_refresh_projections(*, by: Any, model_id: int | None = None, today: datetime.date | None = None) -> int:
+    """Recompute the stored projection of every implanted pump (of one model) whose columns drifted.
+
+    Each pump is its own transaction; returns how many moved. The background job
+    behind a catalogue edit, and a daily safety net.
+    """
+    from pumps.selectors import projection_drift
+
+    moved = 0
+    for drift in projection_drift(model_id=model_id):
+        with transaction.atomic():
+            _rederive(drift.pump, by=by, reason="Recomputed after a catalogue change", today=today)
+        moved += 1
+    return moved
+
+
 # --------------------------------------------------------------------------
-# Voiding
+# Voiding: corrections re-derive
 # --------------------------------------------------------------------------
 
 
 def after_pump_record_voided(record: ClinicalRecord, by: Any) -> None:
-    """Hook for ``spasticity.audit.void_record``: re-project in the same transaction.
+    """Hook for ``spasticity.audit.void_record``: re-derive in the same transaction.
 
     A voided refill or dose change no longer counts, so the pump's alarm and
-    refill-due dates, and its alerts, move at once; a voided pump leaves the lists.
+    refill-due dates, and its alerts, move at once (voiding a mistaken refill can put
+    the pump back past its alarm date: alert now, not at tomorrow's 06:00 scan).
+    A voided pump leaves the lists; if it was a replacement's new pump, the pump it
+    replaced is back in (refused if another pump is implanted since).
     """
     pump = record if isinstance(record, Pump) else record.pump  # type: ignore[attr-defined]
-    pump_recompute_projection(pump, by=by, reason=f"Recomputed after voiding {record}")
-    # Voiding a mistaken refill can put the pump back past its alarm date: alert now,
-    # not at tomorrow's 06:00 scan.
-    alerts_refresh_for_pump(pump, by=by)
-    patient_refresh_stage(pump.patient, by=by)
+    if isinstance(record, Pump):
+        for replaced in Pump.objects.filter(
+            replaced_by_surgeries__pump=record, replaced_by_surgeries__voided_at__isnull=True
+        ).distinct():
+            pump_refresh_explant(replaced, by=by)
+            _rederive(replaced, by=by, reason=f"Back in: its replacement {record.serial_number} was voided")
+    _rederive(pump, by=by, reason=f"Recomputed after voiding {record}")
+
+
+def after_surgery_voided(record: ClinicalRecord, by: Any) -> None:
+    """Hook for voiding a surgery: put the pump back as the remaining records say.
+
+    * An explant: the pump's explant date is derived again (the pump is back in,
+      unless another pump is implanted since: that is refused).
+    * A catheter revision: the catheter it changed is put back; refused while a
+      later revision of the same pump stands.
+    * An implant or a replacement is the pump record itself: refused, with what to
+      void instead.
+    """
+    assert isinstance(record, Surgery)
+    pump = record.pump
+    if record.kind == Surgery.Kind.IMPLANT:
+        raise ValidationError(
+            {"__all__": [f"An implant is undone by voiding the pump record ({pump.serial_number}), not its surgery."]}
+        )
+    if record.kind == Surgery.Kind.PUMP_REPLACEMENT:
+        old = record.replaced_pump
+        raise ValidationError(
+            {
+                "__all__": [
+                    f"To undo this replacement, void the new pump {pump.serial_number}: "
+                    f"that puts pump {old.serial_number if old else ''} back in."
+                ]
+            }
+        )
+    if record.kind == Surgery.Kind.CATHETER_REVISION:
+        _restore_catheter(record, by=by)
+    pump_refresh_explant(pump, by=by)
+    _rederive(pump, by=by, reason=f"Recomputed after voiding {record}")
+
+
+def _restore_catheter(revision: Surgery, *, by: Any) -> None:
+    later = (
+        Surgery.objects.active()
+        .filter(pump=revision.pump, kind=Surgery.Kind.CATHETER_REVISION)
+        .filter(performed_on__gte=revision.performed_on, pk__gt=revision.pk)
+        .first()
+    )
+    if later is not None:
+        raise ValidationError(
+            {"__all__": [f"A later catheter revision ({later.performed_on:%Y-%m-%d}) stands: void it first."]}
+        )
+    pump = _lock(revision.pump)
+    pump.catheter_model = revision.catheter_model_before
+    pump.catheter_tip_level = revision.catheter_tip_level_before
+    audited_save(pump, by=by, reason=f"Catheter restored: the revision of {revision.performed_on:%Y-%m-%d} was voided")
+
+
+def refuse_voiding_patient_with_implanted_pump(record: ClinicalRecord, by: Any) -> None:
+    """Hook for voiding a patient: a patient with a pump in cannot leave the safety net."""
+    implanted = Pump.objects.implanted().filter(patient_id=record.pk).first()
+    if implanted is not None:
+        raise ValidationError(
+            {
+                "__all__": [
+                    f"This patient has pump {implanted.serial_number} implanted: record its explant "
+                    "(or void the pump if it was entered in error) before voiding the patient."
+                ]
+            }
+        )

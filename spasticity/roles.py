@@ -57,7 +57,8 @@ CAPABILITIES: tuple[Capability, ...] = (
     _cap("change_dose", "Change a pump's dose program", DOCTOR, NURSE),
     _cap("record_refill", "Record a pump refill", DOCTOR, NURSE),
     _cap("handle_alert", "Acknowledge and snooze alerts", DOCTOR, NURSE, ADMIN),
-    _cap("edit_pump_catalogue", "Edit the pump model catalogue", ADMIN),
+    # Clinical: battery life and reservoir sizes move every pump's dates (spec section 1).
+    _cap("edit_pump_catalogue", "Edit the pump model catalogue", DOCTOR),
     _cap("schedule_visit", "Schedule visits", DOCTOR, NURSE, ADMIN),
 )
 
@@ -102,5 +103,9 @@ def sync_role_groups(group_model: type, permission_model: type, content_type_mod
         permission, _ = permission_model.objects.get_or_create(  # type: ignore[attr-defined]
             content_type=content_type, codename=capability.codename, defaults={"name": capability.description}
         )
-        for role in capability.roles:
-            groups[role].permissions.add(permission)
+        for role, group in groups.items():
+            # Exactly the table: a capability taken from a role is taken from its group too.
+            if role in capability.roles:
+                group.permissions.add(permission)
+            else:
+                group.permissions.remove(permission)

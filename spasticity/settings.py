@@ -182,6 +182,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["spasticity.api_permissions.RolePermission"],
+    # JSON nested too deep is a 400, not a RecursionError (a 500).
+    "DEFAULT_PARSER_CLASSES": [
+        "spasticity.api_parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "spasticity.api_pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -221,6 +227,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # stages that change with time (titration ends after days without a dose change).
 CELERY_BEAT_SCHEDULE = {
     "pathway-stages-daily": {"task": "patients.pathway_stages_refresh", "schedule": crontab(hour=5, minute=50)},
+    # A safety net for a catalogue edit whose background recompute was lost with the broker.
+    "projections-refresh-daily": {"task": "pumps.projections_refresh", "schedule": crontab(hour=5, minute=55)},
     "alert-scan-daily": {"task": "alerts.alert_scan", "schedule": crontab(hour=6, minute=0)},
     "nurse-digest-daily": {"task": "alerts.nurse_digest", "schedule": crontab(hour=6, minute=15)},
     "notifications-retry": {"task": "alerts.notifications_send", "schedule": crontab(minute="*/10")},
@@ -246,6 +254,7 @@ CLINIC = {
     "TITRATION_ENDS_AFTER_DAYS_WITHOUT_CHANGE": 60,
     "REFILL_DUE_SOON_DAYS": 14,
     "BATTERY_WARNING_DAYS": 180,
+    "MAX_SNOOZE_DAYS": 30,
 }
 
 LOGGING = {

@@ -17,6 +17,7 @@ from django.views.generic.edit import ModelFormMixin
 
 from spasticity.audit import void_record
 from spasticity.history import history_entries
+from spasticity.integrity import integrity_validation_error
 from spasticity.models import ClinicalRecord
 
 
@@ -93,8 +94,9 @@ class AuditedEditMixin(PermissionRequiredMixin, ModelFormMixin[Any, Any]):
         except ValidationError as error:
             form.add_service_error(error)
             return self.form_invalid(form)
-        except IntegrityError:
-            form.add_error(None, "This clashes with a record saved at the same moment; please check and try again.")
+        except IntegrityError as error:
+            # A unique key a concurrent save won: the message lands on the field it guards.
+            form.add_service_error(integrity_validation_error(error))
             return self.form_invalid(form)
         self.object = form.instance
         messages.success(self.request, f"Saved {form.instance}.")

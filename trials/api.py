@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from patients.models import Patient
 from spasticity.api_base import AuditedSerializer, AuditedViewSet
 from spasticity.audit import STALE_EDIT_MESSAGE, StaleEditError, check_version
+from spasticity.params import BoundedDateField
 from spasticity.roles import PERMS
 from spasticity.timeutil import clinic_today
 from trials import selectors, services
@@ -44,7 +45,7 @@ from trials.models import (
     mas_grade_message,
     mas_grade_values,
 )
-from trials.services import ReviewInput, ToneCell
+from trials.services import ReviewInput, ToneCell, TrialObservations
 
 PLAN_FIELDS = frozenset(
     {
@@ -149,9 +150,29 @@ class TrialSerializer(AuditedSerializer):
 
 
 class SignOffSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The outcome, and optionally the observations to save with it (what is not sent is kept)."""
+
     outcome = serializers.ChoiceField(choices=TrialOutcome.choices)
     note = serializers.CharField(allow_blank=True, required=False, default="")
     version = serializers.IntegerField(required=False, help_text="The trial's version you read (optional)")
+    # default=None: an absent flag keeps what is recorded, in JSON and in form posts alike.
+    fluoroscopy_used = serializers.BooleanField(required=False, allow_null=True, default=None)
+    video_recorded = serializers.BooleanField(required=False, allow_null=True, default=None)
+    adverse_events = AdverseEventSerializer(
+        many=True, required=False, help_text="The whole list, saved before the signature; [] clears it"
+    )
+    change_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=200, help_text="Why the observations changed"
+    )
+
+    def observations(self) -> TrialObservations:
+        data = self.validated_data
+        events = data.get("adverse_events")
+        return TrialObservations(
+            fluoroscopy_used=data["fluoroscopy_used"],
+            video_recorded=data["video_recorded"],
+            adverse_events=None if events is None else [dict(event) for event in events],
+        )
 
 
 class AmendSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -219,7 +240,10 @@ class TrialViewSet(AuditedViewSet):
     @extend_schema(request=SignOffSerializer, responses=TrialSerializer)
     @action(detail=True, methods=["post"], url_path="sign-off")
     def sign_off(self, request: Request, pk: str | None = None) -> Response:
-        """A rehab doctor signs the outcome (positive, negative, inconclusive) with a note."""
+        """A rehab doctor signs the outcome (positive, negative, inconclusive) with a note.
+
+        Observations sent with it (``fluoroscopy_used``, ``video_recorded``, ``adverse_events``)
+        are saved first, in the same transaction, as the trial page's Sign button does."""
         trial = self.get_object()
         body = SignOffSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -229,6 +253,8 @@ class TrialViewSet(AuditedViewSet):
                 by=request.user,
                 outcome=body.validated_data["outcome"],
                 note=body.validated_data["note"],
+                observations=body.observations(),
+                observations_reason=body.validated_data["change_reason"],
                 expected_version=body.validated_data.get("version"),
             )
         except StaleEditError:
@@ -352,7 +378,7 @@ class GoalAttainmentSerializer(serializers.Serializer):  # type: ignore[type-arg
 
 
 class OnDateSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    on = serializers.DateField(required=False)
+    on = BoundedDateField(required=False)
 
 
 class GoalAttainmentViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]

@@ -21,6 +21,7 @@ from trials.models import (
     Trial,
     TrialOutcome,
 )
+from trials.services import TrialObservations
 
 
 class TimeInput(forms.TimeInput):
@@ -123,6 +124,14 @@ class TrialObservationsForm(AdverseEventFieldsMixin, ClinicalModelForm):
         self.instance.adverse_events = self.adverse_events_value()
         return cleaned
 
+    def observations(self) -> TrialObservations:
+        """The observations as entered (after ``is_valid()``), for a sign-off that saves them."""
+        return TrialObservations(
+            fluoroscopy_used=self.cleaned_data["fluoroscopy_used"],
+            video_recorded=self.cleaned_data["video_recorded"],
+            adverse_events=self.instance.adverse_events,
+        )
+
 
 class SignOffForm(forms.Form):
     outcome = forms.ChoiceField(choices=TrialOutcome.choices, widget=forms.RadioSelect)
@@ -130,6 +139,9 @@ class SignOffForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="What the team saw and why this outcome."
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
+    # On the trial page the Sign button submits the observations form (HTML ``form``
+    # attribute), whose hidden ``with_observations`` says its fields came along to be saved.
+    with_observations = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class ToneCellForm(forms.Form):

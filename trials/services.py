@@ -188,6 +188,29 @@ def trial_observations_save(
     return trial
 
 
+@dataclass(frozen=True)
+class TrialObservations:
+    """Fluoroscopy, video and adverse events given with a sign-off; None keeps what is recorded."""
+
+    fluoroscopy_used: bool | None = None
+    video_recorded: bool | None = None
+    adverse_events: list[dict[str, str]] | None = None
+
+
+OBSERVATIONS_AT_SIGN_OFF_REASON = "Observations recorded at sign-off"
+
+
+def _apply_observations(trial: Trial, observations: TrialObservations) -> bool:
+    """Put the given observations on ``trial``; True when that changes what is recorded."""
+    changed = False
+    for field in ("fluoroscopy_used", "video_recorded", "adverse_events"):
+        value = getattr(observations, field)
+        if value is not None and getattr(trial, field) != value:
+            setattr(trial, field, value)
+            changed = True
+    return changed
+
+
 def cell_errors(cell: ToneCell) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if cell.muscle_group not in MuscleGroup.values:
@@ -365,15 +388,24 @@ def trial_sign_off(
     by: Any,
     outcome: str,
     note: str,
+    observations: TrialObservations | None = None,
+    observations_reason: str = "",
     expected_version: int | None = None,
     today: date | None = None,
     now: datetime | None = None,
 ) -> Trial:
     """A rehab doctor signs the outcome; the trial is then locked.
 
-    The outcome may differ from the suggestion (the page says so). A positive outcome
-    records the bolus as the effective bolus, from which the pump's starting dose is
-    suggested.
+    1. The outcome needs a note; it may differ from the suggestion (the page says so).
+    2. The version is checked before anything is saved: a signature from a page someone has
+       saved since is refused.
+    3. ``observations`` sent with the signature (the page's Sign button submits the
+       observations form too) are saved first through ``trial_observations_save``, as the
+       signer's own audited change with ``observations_reason``: adverse events ticked but
+       not yet saved are signed with the trial, never dropped. If they are invalid, nothing
+       is saved and the trial stays unsigned.
+    4. A positive outcome records the bolus as the effective bolus, from which the pump's
+       starting dose is suggested.
     """
     _require(by, PERMS.SIGN_TRIAL, "Only a rehab doctor signs a trial outcome.")
     today = today or clinic_today()
@@ -389,12 +421,16 @@ def trial_sign_off(
     if errors:
         raise ValidationError(errors)
     _refuse_before_trial_day(locked, today)
+    check_version(locked, expected_version)
+    if observations is not None and _apply_observations(locked, observations):
+        reason = observations_reason.strip() or OBSERVATIONS_AT_SIGN_OFF_REASON
+        trial_observations_save(locked, by=by, reason=reason, today=today)
     locked.outcome = outcome
     locked.outcome_note = note.strip()
     locked.signed_by = by
     locked.signed_at = now or timezone.now()
     locked.effective_bolus_mcg = locked.bolus_dose_mcg if outcome == TrialOutcome.POSITIVE else None
-    record_save(locked, by=by, expected_version=expected_version, reason=f"Signed {outcome}")
+    record_save(locked, by=by, reason=f"Signed {outcome}")
     patient_refresh_stage(locked.patient, by=by, today=today)
     return locked
 

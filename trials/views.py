@@ -145,6 +145,7 @@ def _extra_timepoints(request: HttpRequest) -> tuple[list[int], AddTimepointForm
 def trial_page_context(request: HttpRequest, trial: Trial, **extra: Any) -> dict[str, Any]:
     added, invalid_add = _extra_timepoints(request)
     today = clinic_today()
+    can_score = request.user.has_perm(PERMS.RECORD_TONE) and not trial.is_signed and not trial.is_voided
     context = {
         "trial": trial,
         "patient": trial.patient,
@@ -153,8 +154,11 @@ def trial_page_context(request: HttpRequest, trial: Trial, **extra: Any) -> dict
         "added_timepoints": added,
         "add_form": invalid_add or AddTimepointForm(),
         "chart": selectors.trial_chart(trial),
-        "can_score": request.user.has_perm(PERMS.RECORD_TONE) and not trial.is_signed and not trial.is_voided,
+        "can_score": can_score,
         "before_trial_day": trial.performed_on > today,
+        # When the observations form is on the page, the Sign button submits it (with the
+        # outcome and note) so that nothing ticked there is lost; else its own form.
+        "sign_form_id": "observations-form" if can_score and trial.performed_on <= today else "sign-off-form",
         "sign_form": SignOffForm(initial={"version": trial.version}),
         "observations_form": TrialObservationsForm(instance=trial),
         "outcome_choices": TrialOutcome.choices,
@@ -241,8 +245,10 @@ def trial_spasm_cell(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required(PERMS.SIGN_TRIAL, raise_exception=True)
 def trial_sign_off(request: HttpRequest, pk: int) -> HttpResponse:
+    """Sign the outcome, saving the observations the page's Sign button sent along with it."""
     trial = _get_trial(pk)
     form = SignOffForm(request.POST)
+    observations_form = _observations_signed_with(request, form, pk)
     if form.is_valid():
         try:
             services.trial_sign_off(
@@ -250,6 +256,8 @@ def trial_sign_off(request: HttpRequest, pk: int) -> HttpResponse:
                 by=request.user,
                 outcome=form.cleaned_data["outcome"],
                 note=form.cleaned_data["note"],
+                observations=observations_form.observations() if observations_form else None,
+                observations_reason=observations_form.change_reason_text if observations_form else "",
                 expected_version=form.cleaned_data["version"],
             )
         except ValidationError as error:
@@ -258,7 +266,20 @@ def trial_sign_off(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Trial signed {form.cleaned_data['outcome']}.")
             return redirect("trials:detail", pk=pk)
     context = trial_page_context(request, trial, sign_form=form)
+    if observations_form is not None:
+        context["observations_form"] = observations_form  # what was ticked stays ticked
     return render(request, "trials/trial_detail.html", context, status=400)
+
+
+def _observations_signed_with(request: HttpRequest, form: SignOffForm, pk: int) -> TrialObservationsForm | None:
+    """The observations form posted with the signature, if it was; an invalid one refuses the signature."""
+    form.is_valid()
+    if not form.cleaned_data.get("with_observations"):
+        return None
+    observations_form = TrialObservationsForm(request.POST, instance=Trial.objects.get(pk=pk))
+    if not observations_form.is_valid():
+        form.add_error(None, "Correct the observations first: nothing was saved and the trial is not signed.")
+    return observations_form
 
 
 def _add_errors(form: Any, error: ValidationError) -> None:

@@ -58,6 +58,7 @@ def test_the_battery_alert_starts_180_days_before_end_of_service(eos, raised):
 def test_urgency_puts_a_past_alarm_date_first_and_due_soon_last():
     assert rules.KINDS_BY_URGENCY == (
         "past_alarm_date",
+        "projection_missing",
         "refill_overdue",
         "battery_end_of_life",
         "delivery_deviation",

@@ -50,7 +50,7 @@ def test_it_raises_refill_overdue_for_a_pump_past_its_refill_due_date_but_before
         dt.date(2024, 6, 10),
     )
     assert alert.patient == pump.patient
-    assert alert.urgency == 2
+    assert alert.urgency == 20
     assert dict(result.raised) == {"refill_overdue": 1}
     created = alert.history.get()
     assert created.history_user.username == "itb-system"
@@ -64,7 +64,7 @@ def test_it_flags_a_pump_past_its_alarm_date_and_queues_one_immediate_email_to_i
 
     assert unresolved(pump) == {"past_alarm_date": ALARM_ON}  # supersedes refill_overdue
     alert = Alert.objects.get(pump=pump)
-    assert alert.urgency == 1
+    assert alert.urgency == 10
     notification = Notification.objects.get()
     assert (notification.kind, notification.recipient, notification.status) == ("immediate", nurse, "pending")
     assert notification.dedupe_key == f"immediate:{alert.pk}:{nurse.pk}"

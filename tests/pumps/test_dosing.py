@@ -397,13 +397,52 @@ def test_a_dose_change_on_the_new_refill_day_does_not_count_towards_the_last_fil
     assert check.expected_delivered_ml == D("30.00")
 
 
-def test_expected_delivery_is_capped_at_what_the_pump_held() -> None:
-    # 200 days at 0.25 mL/day would be 50 mL from a 40 mL fill.
+def test_a_pump_found_empty_after_its_projected_empty_day_may_have_run_dry_and_is_not_assessable() -> None:
+    # 40 mL at 0.25 mL/day is empty after 160 days (2024-06-23); found empty 200 days on.
+    # Expected delivery is capped at what the pump held, but a 0 mL residual after the
+    # empty day says nothing about delivery: never a reassuring 0.0%.
     check = delivery_check(make_fill(), [dose(FILLED_ON, "500")], day(2024, 8, 2), D("0"), SETTINGS)
 
     assert check.expected_delivered_ml == D("40.00")
     assert check.expected_residual_ml == D("0.00")
+    assert check.delivery_deviation_percent is None
+    assert check.delivery_flag == "not_assessable"
+    assert check.may_have_run_dry is True
+
+
+def test_a_refill_on_the_projected_empty_day_is_still_assessed() -> None:
+    check = delivery_check(make_fill(), [dose(FILLED_ON, "500")], day(2024, 6, 23), D("0"), SETTINGS)
+
+    assert check.delivery_flag == "none"
     assert check.delivery_deviation_percent == D("0.0")
+    assert check.may_have_run_dry is False
+
+
+def test_a_refill_the_day_after_the_projected_empty_day_is_not_assessable() -> None:
+    check = delivery_check(make_fill(), [dose(FILLED_ON, "500")], day(2024, 6, 24), D("0"), SETTINGS)
+
+    assert check.delivery_flag == "not_assessable"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    days_after_fill=st.integers(min_value=0, max_value=400),
+    aspirated_tenths_ml=st.integers(min_value=0, max_value=400),
+    dose_mcg=st.integers(min_value=50, max_value=1500),
+)
+def test_a_delivery_deviation_is_reported_only_up_to_the_projected_empty_day(
+    days_after_fill: int, aspirated_tenths_ml: int, dose_mcg: int
+) -> None:
+    fill = make_fill()
+    doses = [dose(FILLED_ON, str(dose_mcg))]
+    refilled_on = FILLED_ON + datetime.timedelta(days=days_after_fill)
+
+    check = delivery_check(fill, doses, refilled_on, D(aspirated_tenths_ml) / 10, SETTINGS)
+
+    ran_dry = refilled_on > empty_on(fill, doses)
+    assert (check.delivery_flag == "not_assessable") == ran_dry
+    if ran_dry:
+        assert check.delivery_deviation_percent is None
 
 
 def test_there_is_no_deviation_when_nothing_was_expected_to_be_delivered() -> None:
@@ -518,6 +557,62 @@ def test_the_dose_change_thresholds_are_settings() -> None:
 
     assert dose_change_check(D("400"), D("450"), cautious).needs_confirmation is True
     assert dose_change_check(D("480"), D("520"), cautious).needs_confirmation is True
+
+
+def test_two_same_day_changes_of_20_percent_each_need_confirmation_the_second_time() -> None:
+    # 100 -> 120 (+20%, allowed) then 120 -> 144 the same day: +20% on the latest dose,
+    # but +44% on the dose in effect before the day's first change.
+    check = dose_change_check(D("120"), D("144"), SETTINGS, day_start_daily_dose_mcg=D("100"))
+
+    assert check.change_percent == D("20.0")
+    assert check.needs_confirmation is True
+    assert check.reasons == (
+        "The new daily dose of 144 mcg is a 44% increase from the dose at the start of the day of 100 mcg/day, "
+        "more than the 20% that can be changed without confirmation.",
+    )
+
+
+def test_a_same_day_change_back_towards_the_day_start_dose_needs_no_confirmation() -> None:
+    check = dose_change_check(D("120"), D("110"), SETTINGS, day_start_daily_dose_mcg=D("100"))
+
+    assert check.needs_confirmation is False
+
+
+def test_the_first_program_is_checked_against_the_suggested_starting_dose() -> None:
+    # Positive trial at 50 mcg: the suggestion is 100 mcg/day; 300 is +200%.
+    check = dose_change_check(None, D("300"), SETTINGS, suggested_starting_dose_mcg=D("100"))
+
+    assert check.change_percent == D("200.0")
+    assert check.needs_confirmation is True
+    assert "from the suggested starting dose of 100 mcg/day" in check.reasons[0]
+
+
+def test_a_first_program_at_the_suggested_starting_dose_needs_no_confirmation() -> None:
+    check = dose_change_check(None, D("100"), SETTINGS, suggested_starting_dose_mcg=D("100"))
+
+    assert check.change_percent == D("0.0")
+    assert check.needs_confirmation is False
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.integers(min_value=10, max_value=900),
+    steps=st.lists(st.integers(min_value=-20, max_value=20), min_size=1, max_size=6),
+)
+def test_no_sequence_of_same_day_changes_moves_the_dose_past_the_threshold_unconfirmed(
+    start: int, steps: list[int]
+) -> None:
+    # Each step is within ±20% of the latest dose; whatever the sequence, a dose more
+    # than 20% away from the day's starting dose is always asked about.
+    current = D(start)
+    for percent in steps:
+        new = (current * (100 + percent) / 100).quantize(D("0.01"))
+        if new <= 0:
+            return
+        check = dose_change_check(current, new, SETTINGS, day_start_daily_dose_mcg=D(start))
+        if abs(Fraction(new) - start) * 100 > 20 * start:
+            assert check.needs_confirmation
+        current = new
 
 
 # --------------------------------------------------------------------------

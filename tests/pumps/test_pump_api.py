@@ -333,7 +333,7 @@ def test_editing_a_pump_needs_the_version_and_recomputes_the_battery(api_as, sur
     assert moved.status_code == 400 and "patient" in moved.json()
 
 
-def test_the_catalogue_is_seeded_and_only_administrators_edit_it(api_as, administrator, nurse):
+def test_the_catalogue_is_seeded_and_only_rehabilitation_doctors_edit_it(api_as, administrator, doctor, nurse):
     client = api_as(nurse)
     models = {(m["manufacturer"], m["model"]): m for m in client.get("/api/v1/pump-models/").json()["results"]}
     synchromed = models[("Medtronic", "SynchroMed II")]
@@ -344,7 +344,8 @@ def test_the_catalogue_is_seeded_and_only_administrators_edit_it(api_as, adminis
     url = f"/api/v1/pump-models/{synchromed['id']}/"
     body = {"nominal_battery_life_months": 80, "version": synchromed["version"]}
     assert client.patch(url, body, format="json").status_code == 403
-    response = api_as(administrator).patch(url, body, format="json")
+    assert api_as(administrator).patch(url, body, format="json").status_code == 403  # clinical, not admin data
+    response = api_as(doctor).patch(url, body, format="json")
     assert response.status_code == 200 and response.json()["nominal_battery_life_months"] == 80
 
 

@@ -249,7 +249,7 @@ def test_a_duplicate_serial_number_is_refused_and_nothing_is_saved(surgeon):
     first = PumpFactory(by=surgeon, serial_number="NGP123456H")
     with pytest.raises(ValidationError) as refused:
         PumpFactory(by=surgeon, serial_number="NGP123456H", patient=first.patient)
-    assert "already exists" in refused.value.message_dict["serial_number"][0]
+    assert "already recorded" in refused.value.message_dict["serial_number"][0]
     assert Pump.objects.count() == 1
     assert Refill.objects.count() == DoseChange.objects.count() == Surgery.objects.count() == 1
 
@@ -458,11 +458,12 @@ def test_a_stale_pump_edit_is_refused(surgeon, doctor):
     assert "Someone else saved" in refused.value.message_dict["version"][0]
 
 
-def test_editing_a_catalogue_battery_life_recomputes_its_pumps(surgeon, administrator):
+def test_editing_a_catalogue_battery_life_recomputes_its_pumps(surgeon, doctor):
     pump = PumpFactory(by=surgeon)
     catalogue = pump.model
     catalogue.nominal_battery_life_months = 72
-    services.pump_model_save(catalogue, by=administrator, expected_version=catalogue.version)
+    services.pump_model_save(catalogue, by=doctor, expected_version=catalogue.version)
+    services.pumps_refresh_projections(by=doctor, model_id=catalogue.pk)  # the background job
     pump.refresh_from_db()
     assert pump.battery_end_of_service_on == day(2030, 1, 15)
     assert_no_drift()
