@@ -195,3 +195,15 @@ def test_parse_date_param_names_the_field_and_accepts_the_range_inclusive():
     with pytest.raises(ValidationError) as malformed:
         parse_date_param("20-06-2024", "on")
     assert list(malformed.value.message_dict) == ["on"]
+
+
+@pytest.mark.parametrize("on", ["9999-12-31", "0001-01-01", "not-a-day"])
+def test_a_trial_day_outside_1900_to_2200_is_a_400_page_not_a_500(client_as, nurse, on):
+    response = client_as(nurse).get(reverse("trials:day_list"), {"on": on})
+    assert response.status_code == 400
+    assert "Day:" in response.content.decode()
+
+
+def test_the_trial_day_list_takes_the_last_day_allowed(client_as, nurse):
+    response = client_as(nurse).get(reverse("trials:day_list"), {"on": "2200-12-31"})
+    assert response.status_code == 200

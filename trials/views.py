@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from patients.models import Patient
+from spasticity.params import parse_date_param
 from spasticity.roles import PERMS
 from spasticity.timeutil import clinic_today
 from spasticity.views import AuditedCreateView, AuditedUpdateView
@@ -46,17 +47,14 @@ def _get_trial(pk: int) -> Trial:
         raise Http404 from error
 
 
-def _parse_day(value: str | None) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value) if value else clinic_today()
-    except ValueError:
-        return clinic_today()
-
-
 @require_GET
 def trial_day_list(request: HttpRequest) -> HttpResponse:
-    """The trials booked for one day (today unless ``?on=YYYY-MM-DD``)."""
-    day = _parse_day(request.GET.get("on"))
+    """The trials booked for one day (today unless ``?on=YYYY-MM-DD``, within the dates every parameter allows)."""
+    try:
+        day = parse_date_param(request.GET.get("on"), "on") or clinic_today()
+    except ValidationError as error:
+        messages.error(request, "Day: " + " ".join(error.messages))
+        return render(request, "base.html", {"page_title": "No such day"}, status=400)
     context = {
         "day": day,
         "previous_day": day - dt.timedelta(days=1),

@@ -174,3 +174,29 @@ def test_the_patient_list_searches_by_mrn_and_name_and_filters(client_as, nurse,
     assert [p.mrn for p in by_nurse] == ["MRN111"]
     by_diagnosis = client.get(reverse("patients:list"), {"diagnosis": "stroke"}).context["page"]
     assert [p.mrn for p in by_diagnosis] == ["MRN222"]
+
+
+def test_the_page_refuses_a_pump_nurse_who_is_not_an_active_pump_nurse(client_as, administrator, nurse):
+    patient = PatientFactory()
+    client = client_as(administrator)
+    url = reverse("patients:update", args=[patient.pk])
+    response = client.post(url, edit_form_data(patient, assigned_nurse=str(administrator.pk)))
+    assert response.status_code == 200 and "assigned_nurse" in response.context["form"].errors
+    patient.refresh_from_db()
+    assert patient.assigned_nurse_id is None
+    accepted = client.post(url, edit_form_data(patient, assigned_nurse=str(nurse.pk)))
+    assert accepted.status_code == 302
+    patient.refresh_from_db()
+    assert patient.assigned_nurse == nurse
+
+
+def test_the_service_refuses_a_non_nurse_whatever_the_caller(administrator, doctor):
+    from django.core.exceptions import ValidationError
+
+    from patients.services import patient_save
+
+    patient = PatientFactory()
+    patient.assigned_nurse = doctor
+    with pytest.raises(ValidationError) as refused:
+        patient_save(patient, by=administrator, expected_version=patient.version)
+    assert "assigned_nurse" in refused.value.message_dict
