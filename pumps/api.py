@@ -183,6 +183,9 @@ class PumpSerializer(SurgeryInputMixin, AuditedSerializer):
             "voided",
         ]
         read_only_fields = PUMP_READ_ONLY
+        # The serial and one-pump rules live in ``pumps.services`` (field-level messages);
+        # DRF's own copies of the database constraints would answer on the whole record.
+        validators: list[Any] = []
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)

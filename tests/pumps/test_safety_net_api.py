@@ -427,3 +427,36 @@ def test_a_battery_life_edit_recomputes_end_of_service_in_a_job_not_in_the_reque
     assert pump.battery_end_of_service_on == dt.date(2026, 1, 15)
     change = pump.history.first()
     assert change.history_user is not None and "catalogue" in change.history_change_reason.lower()
+
+
+# --- Races past the service's checks: the database refuses, the client gets a 400 ----------
+
+
+@pytest.fixture
+def identity_checks_raced_past(monkeypatch):
+    """Both implants passed the service's serial and one-pump checks, and the model's
+    constraint validation, at the same moment: only PostgreSQL's unique index is left."""
+    from pumps import services
+
+    monkeypatch.setattr(services, "_pump_identity_errors", lambda pump, replacing=None: {})
+    monkeypatch.setattr(Pump, "validate_constraints", lambda self, exclude=None: None)
+
+
+def test_the_later_of_two_implants_with_one_serial_gets_a_400_on_serial_number(
+    api_as, surgeon, identity_checks_raced_past
+):
+    PumpFactory(by=surgeon, serial_number="RACE1")
+    response = api_as(surgeon).post(
+        "/api/v1/pumps/", implant_body(PatientFactory(), serial_number="RACE1"), format="json"
+    )
+    assert response.status_code == 400
+    assert "serial_number" in response.json(), response.json()
+    assert Pump.objects.filter(serial_number="RACE1").count() == 1
+
+
+def test_the_later_of_two_implants_for_one_patient_gets_a_400_on_patient(api_as, surgeon, identity_checks_raced_past):
+    pump = PumpFactory(by=surgeon)
+    response = api_as(surgeon).post("/api/v1/pumps/", implant_body(pump.patient, serial_number="RACE2"), format="json")
+    assert response.status_code == 400
+    assert "patient" in response.json(), response.json()
+    assert Pump.objects.filter(patient=pump.patient).count() == 1
