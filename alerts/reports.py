@@ -95,13 +95,18 @@ def overdue_refills(
     return [_overdue_row(pump, as_of) for pump in pumps]
 
 
+def _report_name(patient: Any) -> str:
+    """How a report names a patient: FAMILY, Given (sorted and read by family name)."""
+    return f"{patient.family_name.upper()}, {patient.given_name}"
+
+
 def _overdue_row(pump: Pump, as_of: datetime.date) -> OverdueRefillRow:
     patient = pump.patient
     status = overdue_status(as_of=as_of, refill_due_on=pump.refill_due_on, alarm_date=pump.alarm_date)
     assert status is not None, "the SQL twin selected this pump: the Python rule must agree"
     return OverdueRefillRow(
         patient_id=patient.pk,
-        patient_name=f"{patient.family_name.upper()}, {patient.given_name}",
+        patient_name=_report_name(patient),
         mrn=patient.mrn,
         pump_id=pump.pk,
         serial_number=pump.serial_number,
@@ -161,7 +166,7 @@ def battery_end_of_life(*, as_of: datetime.date, within_days: int = 180) -> list
         rows.append(
             BatteryRow(
                 patient_id=patient.pk,
-                patient_name=f"{patient.family_name.upper()}, {patient.given_name}",
+                patient_name=_report_name(patient),
                 mrn=patient.mrn,
                 pump_id=pump.pk,
                 serial_number=pump.serial_number,

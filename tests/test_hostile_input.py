@@ -20,6 +20,8 @@ from pumps.models import Refill
 from spasticity.api_parsers import DepthLimitedJSONParser
 from spasticity.params import parse_date_param
 from tests.factories import DEMO_PASSWORD, GoalFactory, PatientFactory, PumpFactory
+from tests.patients import test_patient_api
+from tests.pumps.test_pump_api import refill_body
 
 pytestmark = pytest.mark.django_db
 
@@ -27,17 +29,7 @@ NESTED_ARRAYS = "[" * 2000 + "]" * 2000
 NESTED_OBJECTS = '{"a":' * 1000 + "1" + "}" * 1000
 MEGABYTE = "x" * 1_000_000
 
-NEW_PATIENT = {
-    "mrn": "MRN4242",
-    "given_name": "Leo",
-    "family_name": "Brandt",
-    "birth_date": "2016-07-09",
-    "sex": "male",
-    "diagnosis": "cerebral_palsy",
-    "gmfcs_level": 5,
-    "weight_kg": "18.2",
-    "height_cm": 110,
-}
+NEW_PATIENT = {**test_patient_api.NEW_PATIENT, "mrn": "MRN4242"}
 
 
 def post_raw(client: APIClient, url: str, body: str) -> object:
@@ -103,16 +95,7 @@ def test_a_megabyte_given_name_is_a_400_on_the_field(api_as, nurse):
 
 def test_a_megabyte_lot_number_is_a_400_on_the_field(api_as, nurse, surgeon):
     pump = PumpFactory(by=surgeon)
-    body = {
-        "pump": pump.pk,
-        "refilled_on": "2024-03-15",
-        "aspirated_volume_ml": "22.5",
-        "volume_added_ml": "40",
-        "drug": "lioresal",
-        "concentration_mcg_per_ml": "2000",
-        "lot_number": MEGABYTE,
-        "reservoir_port_access_confirmed": True,
-    }
+    body = refill_body(pump, lot_number=MEGABYTE)
     response = api_as(nurse).post("/api/v1/refills/", body, format="json")
     assert response.status_code == 400
     assert "lot_number" in response.json()

@@ -18,22 +18,13 @@ from patients.models import Patient
 from spasticity.api_errors import exception_handler
 from spasticity.integrity import CLASH_MESSAGE, integrity_validation_error
 from tests.factories import PatientFactory
+from tests.patients import test_patient_api
 
 pytestmark = pytest.mark.django_db
 
 MRN_TAKEN = "Patient with this MRN already exists."
 
-NEW_PATIENT = {
-    "mrn": "MRN4242",
-    "given_name": "Leo",
-    "family_name": "Brandt",
-    "birth_date": "2016-07-09",
-    "sex": "male",
-    "diagnosis": "cerebral_palsy",
-    "gmfcs_level": 5,
-    "weight_kg": "18.2",
-    "height_cm": 110,
-}
+NEW_PATIENT = {**test_patient_api.NEW_PATIENT, "mrn": "MRN4242"}
 
 PAGE_PATIENT = {
     **NEW_PATIENT,
