@@ -81,3 +81,33 @@ def test_a_newer_referral_after_a_decline_puts_the_patient_back_to_referred(doct
     referral_save(ReferralFactory.build(patient=patient, received_on=dt.date(2026, 1, 1)), by=doctor)
     patient.refresh_from_db()
     assert patient.pathway_stage == PathwayStage.REFERRED
+
+
+@pytest.mark.django_db
+def test_voiding_the_declined_referral_re_derives_the_stage_from_what_remains(doctor, nurse):
+    from spasticity.audit import void_record
+
+    patient = PatientFactory()
+    declined = ReferralFactory(patient=patient)
+    referral_decide(declined, by=doctor, status=Referral.Status.DECLINED, decline_reason="Entered on the wrong child")
+    patient.refresh_from_db()
+    assert patient.pathway_stage == PathwayStage.DECLINED
+    void_record(declined, by=nurse, reason="Wrong patient")
+    patient.refresh_from_db()
+    assert patient.pathway_stage == PathwayStage.REFERRED
+    assert patient.history.latest().history_user == nurse
+
+
+@pytest.mark.django_db
+def test_voiding_the_explant_puts_the_stage_back_from_explanted(surgeon):
+    from pumps.services import SurgeryDetails, pump_explant
+    from spasticity.audit import void_record
+    from tests.factories import PumpFactory
+
+    pump = PumpFactory(by=surgeon)
+    explant = pump_explant(pump, by=surgeon, surgery=SurgeryDetails(performed_on=dt.date(2024, 3, 1)))
+    pump.patient.refresh_from_db()
+    assert pump.patient.pathway_stage == PathwayStage.EXPLANTED
+    void_record(explant, by=surgeon, reason="Recorded on the wrong pump")
+    pump.patient.refresh_from_db()
+    assert pump.patient.pathway_stage != PathwayStage.EXPLANTED
