@@ -1,7 +1,9 @@
 """Printouts (WeasyPrint): the after-visit summary and the wallet-size emergency card.
 
-Every date and number printed is one stored on the records when they were saved
-(computed then by ``pumps.dosing``), so the paper says what the screen said.
+The dates of an after-visit summary are the pump's projection after every record of
+that visit (``selectors.projection_after_visit``), so a refill and a dose change at
+one visit print the same dates, and the same ones as their pages. The emergency card
+prints the pump's current stored values.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 
 from pumps.models import DoseChange, Pump, Refill
+from pumps.selectors import projection_after_visit
 
 
 def render_pdf(template_name: str, context: dict[str, Any]) -> bytes:
@@ -41,8 +44,9 @@ def _previous_program(change: DoseChange) -> DoseChange | None:
 
 
 def dose_change_summary(change: DoseChange) -> bytes:
-    """After a titration visit: the dose change, the new alarm and refill-due dates, the next visit."""
+    """After a titration visit: the dose change, the alarm and refill-due dates after the visit, the next visit."""
     pump = change.pump
+    visit = projection_after_visit(pump, visit_on=change.changed_on)
     context = {
         "kind": "titration",
         "pump": pump,
@@ -50,31 +54,31 @@ def dose_change_summary(change: DoseChange) -> bytes:
         "visit_on": change.changed_on,
         "change": change,
         "previous": _previous_program(change),
-        "alarm_date": change.alarm_date,
-        "refill_due_on": change.refill_due_on,
-        "next_visit_on": change.next_visit_on,
-        "next_refill_on": pump.next_refill_appointment_on,
+        "alarm_date": visit.alarm_date,
+        "refill_due_on": visit.refill_due_on,
+        "next_visit_on": visit.next_visit_on,
+        "next_refill_on": visit.next_refill_appointment_on,
         "daily_dose_mcg": change.daily_dose_mcg,
     }
     return render_pdf("pumps/pdf/after_visit_summary.html", context)
 
 
 def refill_summary(refill: Refill) -> bytes:
-    """After a refill: what went in, the new alarm and refill-due dates, the next appointment."""
+    """After a refill: what went in, the alarm and refill-due dates after the visit, the next appointment."""
     pump = refill.pump
-    current = DoseChange.objects.active().filter(pump=pump, changed_on__lte=refill.refilled_on)
-    program = current.order_by("-changed_on", "-pk").first()
+    visit = projection_after_visit(pump, visit_on=refill.refilled_on)
     context = {
         "kind": "refill",
         "pump": pump,
         "patient": pump.patient,
         "visit_on": refill.refilled_on,
         "refill": refill,
-        "alarm_date": refill.alarm_date,
-        "refill_due_on": refill.refill_due_on,
-        "next_refill_on": refill.next_refill_appointment_on,
-        "next_visit_on": pump.next_visit_on,
-        "daily_dose_mcg": program.daily_dose_mcg if program else None,
+        "alarm_date": visit.alarm_date,
+        "refill_due_on": visit.refill_due_on,
+        "next_refill_on": visit.next_refill_appointment_on,
+        "next_visit_on": visit.next_visit_on,
+        "daily_dose_mcg": visit.program.daily_dose_mcg if visit.program else None,
+        "dose_changed_at_visit": visit.dose_changed_at_visit,
     }
     return render_pdf("pumps/pdf/after_visit_summary.html", context)
 

@@ -86,6 +86,29 @@ def current_projection(
     return dosing.project_fill(fill_of(fills[-1], pump), dose_segments(dose_changes), settings)
 
 
+MISSING_PROGRAM = "program"
+MISSING_FILL = "fill"
+
+
+def missing_for_projection(
+    pump: Pump, refills: Sequence[Refill], dose_changes: Sequence[DoseChange]
+) -> tuple[str, ...]:
+    """What an implanted pump lacks before it can be projected: its program, its fill, or both.
+
+    The same condition as ``pump_state``'s empty alarm date (and so the scan's
+    ``projection_missing`` alert), broken down so the page can say what to record.
+    An explanted or voided pump needs nothing: it is not projected at all.
+    """
+    if not pump.is_implanted:
+        return ()
+    missing = []
+    if not active_dose_changes(dose_changes):
+        missing.append(MISSING_PROGRAM)
+    if not active_refills(refills):
+        missing.append(MISSING_FILL)
+    return tuple(missing)
+
+
 def pump_state(
     pump: Pump, refills: Sequence[Refill], dose_changes: Sequence[DoseChange], settings: dosing.DosingSettings
 ) -> PumpState:

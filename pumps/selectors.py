@@ -21,8 +21,10 @@ from pumps.models import DoseChange, Pump, Refill, Surgery
 from pumps.projection import (
     active_dose_changes,
     active_refills,
+    current_projection,
     dose_segments,
     fill_of,
+    missing_for_projection,
     pump_state,
     state_drift,
     stored_state,
@@ -74,6 +76,8 @@ class PumpPage:
     days_to_alarm: Decimal | None
     empty_on: datetime.date | None
     daily_volume_ml: Decimal | None
+    # What the pump needs before it has an alarm date: "program", "fill" (empty when projected).
+    projection_missing: tuple[str, ...] = ()
     chart: dict[str, Any] = field(default_factory=dict)
 
 
@@ -101,6 +105,7 @@ def pump_page(pk: int, *, today: datetime.date) -> PumpPage:
         days_to_alarm=None,
         empty_on=None,
         daily_volume_ml=None,
+        projection_missing=missing_for_projection(pump, fills, programs),
     )
     _add_projection(page, fills, programs, today)
     page.chart = pump_chart_data(pump, fills, programs, today=today)
@@ -151,6 +156,65 @@ def pump_chart_data(
         "alarm_date": f"{pump.alarm_date:%Y-%m-%d}" if pump.alarm_date else None,
         "today": f"{today:%Y-%m-%d}",
     }
+
+
+# --------------------------------------------------------------------------
+# One visit: what its refill and dose-change printouts and pages show
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisitProjection:
+    """The pump as it stood at the end of one visit day, after every record of that day."""
+
+    visit_on: datetime.date
+    program: DoseChange | None  # the dose program in effect after the visit
+    fill: Refill | None  # the fill in the pump after the visit
+    alarm_date: datetime.date | None
+    refill_due_on: datetime.date | None
+
+    @property
+    def dose_changed_at_visit(self) -> bool:
+        return self.program is not None and self.program.changed_on == self.visit_on
+
+    @property
+    def refilled_at_visit(self) -> bool:
+        return self.fill is not None and self.fill.refilled_on == self.visit_on
+
+    @property
+    def next_visit_on(self) -> datetime.date | None:
+        return self.program.next_visit_on if self.program else None
+
+    @property
+    def next_refill_appointment_on(self) -> datetime.date | None:
+        return self.fill.next_refill_appointment_on if self.fill else None
+
+
+def projection_after_visit(pump: Pump, *, visit_on: datetime.date) -> VisitProjection:
+    """The projection after every record of the visit on ``visit_on`` (two queries).
+
+    A refill and a dose change at one visit are two records, each of which stored
+    the dates as of its own save; the family needs the dates after both.
+
+    1. Take the pump's refills and dose changes dated on or before the visit day:
+       a later visit never changes what this visit printed.
+    2. Only records that are not voided count, in (date, record) order, so the
+       last fill and the last program of the visit day win.
+    3. Project the last fill across those programs with ``pumps.dosing``, as
+       ``pump_state`` does for the pump row (so, for the latest visit, the
+       printout and the pump row agree). A pump explanted since still shows
+       what its visit meant then.
+    """
+    refills = active_refills(pump.refills.filter(refilled_on__lte=visit_on))
+    dose_changes = active_dose_changes(pump.dose_changes.filter(changed_on__lte=visit_on))
+    projection = current_projection(pump, refills, dose_changes, dosing_settings())
+    return VisitProjection(
+        visit_on=visit_on,
+        program=dose_changes[-1] if dose_changes else None,
+        fill=refills[-1] if refills else None,
+        alarm_date=projection.alarm_date if projection else None,
+        refill_due_on=projection.refill_due_on if projection else None,
+    )
 
 
 # --------------------------------------------------------------------------

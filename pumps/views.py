@@ -84,12 +84,14 @@ def pump_model_list(request: HttpRequest) -> HttpResponse:
 
 def dose_change_detail(request: HttpRequest, pk: int) -> HttpResponse:
     change = get_object_or_404(DoseChange.objects.select_related("pump__model", "pump__patient"), pk=pk)
-    return render(request, "pumps/dose_change_detail.html", {"change": change, "pump": change.pump})
+    visit = selectors.projection_after_visit(change.pump, visit_on=change.changed_on)
+    return render(request, "pumps/dose_change_detail.html", {"change": change, "pump": change.pump, "visit": visit})
 
 
 def refill_detail(request: HttpRequest, pk: int) -> HttpResponse:
     refill = get_object_or_404(Refill.objects.select_related("pump__model", "pump__patient"), pk=pk)
-    return render(request, "pumps/refill_detail.html", {"refill": refill, "pump": refill.pump})
+    visit = selectors.projection_after_visit(refill.pump, visit_on=refill.refilled_on)
+    return render(request, "pumps/refill_detail.html", {"refill": refill, "pump": refill.pump, "visit": visit})
 
 
 # --------------------------------------------------------------------------
