@@ -808,11 +808,21 @@ def derived_explanted_on(pump: Pump) -> datetime.date | None:
 
 
 def pump_refresh_explant(pump: Pump, *, by: Any, today: datetime.date | None = None) -> Pump:
-    """Store the derived explant date; refuse to put a pump back in beside another one."""
+    """Store the derived explant date; refuse to put a pump back in beside another one,
+    or in a patient whose record was voided (it would be implanted but watched by nobody)."""
     locked = _lock(pump)
     explanted_on = derived_explanted_on(locked)
     if locked.explanted_on == explanted_on:
         return locked
+    if explanted_on is None and not locked.is_voided and locked.patient.is_voided:
+        raise ValidationError(
+            {
+                "__all__": [
+                    f"This would put pump {locked.serial_number} back in, but the patient record was voided: "
+                    "a voided patient cannot have an implanted pump."
+                ]
+            }
+        )
     if explanted_on is None and not locked.is_voided:
         other = Pump.objects.implanted().filter(patient_id=locked.patient_id).exclude(pk=locked.pk).first()
         if other is not None:
