@@ -23,15 +23,23 @@ $(STAMP)/assets: package.json package-lock.json scripts/vendor_assets.sh
 
 assets: $(STAMP)/assets
 
+# The demo runs with DEBUG off, as production does, but over plain HTTP on 127.0.0.1
+# (ALLOW_HTTP), without two-factor sign-in (REQUIRE_2FA), and with a random key made once for
+# this checkout: with DEBUG off, the settings refuse to start without SECRET_KEY.
+$(STAMP)/demo-secret-key:
+	@mkdir -p $(STAMP)
+	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+DEMO_ENV = ALLOW_HTTP=true REQUIRE_2FA=false SECRET_KEY="$${SECRET_KEY:-$$(cat $(STAMP)/demo-secret-key)}"
+
 # Hashed, compressed static files for the demo server (DEBUG off, as in production).
-staticfiles/staticfiles.json: $(STAMP)/venv $(STAMP)/assets $(shell find static -path static/vendor -prune -o -type f -print) $(shell find */static -type f 2>/dev/null)
-	$(BIN)/python manage.py collectstatic --noinput -v0
+staticfiles/staticfiles.json: $(STAMP)/venv $(STAMP)/assets $(STAMP)/demo-secret-key $(shell find static -path static/vendor -prune -o -type f -print) $(shell find */static -type f 2>/dev/null)
+	$(DEMO_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 
 ## make demo: a working demo on an embedded SQLite database, seeded, with the jobs running.
-demo: install assets staticfiles/staticfiles.json
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py run_demo
+demo: install assets staticfiles/staticfiles.json $(STAMP)/demo-secret-key
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEMO_ENV) $(BIN)/python manage.py seed_demo
+	$(DEMO_ENV) $(BIN)/python manage.py run_demo
 
 system-deps:
 	./scripts/system_deps.sh

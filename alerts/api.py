@@ -16,19 +16,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access_log.models import AccessChannel
+from access_log.recording import record_report_access
 from alerts import reports, services
 from alerts.models import Alert
-from spasticity.api_base import HistoryEntrySerializer
+from spasticity.api_base import HistoryMixin
 from spasticity.audit import STALE_EDIT_MESSAGE, StaleEditError
-from spasticity.history import history_entries
 from spasticity.params import BoundedDateField, WindowDaysField
 from spasticity.roles import PERMS
 from spasticity.timeutil import clinic_today
 
 
 class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)  # type: ignore[var-annotated]
-    snoozed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)  # type: ignore[var-annotated]
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)  # type: ignore[var-annotated]
+    snoozed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)  # type: ignore[var-annotated]
 
     class Meta:
         model = Alert
@@ -65,7 +66,7 @@ class SnoozeSerializer(serializers.Serializer):  # type: ignore[type-arg]
     version = serializers.IntegerField(required=False)
 
 
-class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class AlertViewSet(HistoryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
     """Alerts are raised and resolved by the scan; people acknowledge and snooze them.
 
     No ``void`` action: alerts are never voided (``alerts.services.alert_refuse_void``).
@@ -114,11 +115,6 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         except StaleEditError:
             return self._stale()
         return Response(AlertSerializer(alert).data)
-
-    @extend_schema(responses=HistoryEntrySerializer(many=True))
-    @action(detail=True, methods=["get"])
-    def history(self, request: Request, pk: str | None = None) -> Response:
-        return Response(HistoryEntrySerializer(history_entries(self.get_object()), many=True).data)
 
 
 # --------------------------------------------------------------------------
@@ -190,13 +186,23 @@ class ReportView(APIView):
     def rows(self, query: dict[str, Any], as_of: datetime.date) -> list[Any]:
         raise NotImplementedError
 
+    def handle_exception(self, exc: Exception) -> Response:
+        # A refusal is not a spreadsheet: it answers JSON, as documented, even when the CSV was asked for.
+        self.request.accepted_renderer = renderers.JSONRenderer()
+        self.request.accepted_media_type = renderers.JSONRenderer.media_type
+        return super().handle_exception(exc)
+
     def get(self, request: Request) -> Any:
-        params = {k: v for k, v in request.query_params.items() if k != "format"}
+        # A QueryDict, so that DRF reads an empty parameter (?as_of=) as an absent one, as the list filters do.
+        params = request.query_params.copy()
+        params.pop("format", None)
         query = self.query_class(data=params)
         query.is_valid(raise_exception=True)
         as_of = query.validated_data.get("as_of") or clinic_today()
         rows = self.rows(query.validated_data, as_of)
-        if request.accepted_renderer.format == "csv":
+        is_csv = request.accepted_renderer.format == "csv"
+        record_report_access(request, channel=AccessChannel.CSV if is_csv else AccessChannel.API)
+        if is_csv:
             response = HttpResponse(reports.csv_text(rows, self.columns), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{self.name_in_file}-{as_of:%Y-%m-%d}.csv"'
             return response

@@ -13,26 +13,21 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from access_log.models import AccessChannel
+from access_log.recording import record_report_access
 from alerts import reports, selectors, services
 from alerts.forms import AcknowledgeForm, AlertFilterForm, BatteryReportForm, OverdueRefillsForm, SnoozeForm
 from alerts.jobs import task_enqueue
 from alerts.models import Alert
 from alerts.notifications import notifications_failed
 from spasticity.params import parse_date_param, parse_days_param
+from spasticity.redirects import safe_next_url
 from spasticity.roles import PERMS, Role, roles_of
 from spasticity.timeutil import clinic_today
 
 ALERTS_PER_PAGE = 50
-
-
-def _next_url(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
 
 
 # --------------------------------------------------------------------------
@@ -99,7 +94,7 @@ def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, f"{alert.get_kind_display()} acknowledged.")
-    return HttpResponseRedirect(_next_url(request, reverse("alerts:detail", args=[alert.pk])))
+    return HttpResponseRedirect(safe_next_url(request, reverse("alerts:detail", args=[alert.pk])))
 
 
 @permission_required(PERMS.HANDLE_ALERT, raise_exception=True)
@@ -124,9 +119,9 @@ def alert_snooze(request: HttpRequest, pk: int) -> HttpResponse:
                     form.add_error(field if field in form.fields and field != "version" else None, message)
         else:
             messages.success(request, f"{alert.get_kind_display()} snoozed until {form.cleaned_data['snoozed_until']}.")
-            return HttpResponseRedirect(_next_url(request, reverse("alerts:detail", args=[alert.pk])))
+            return HttpResponseRedirect(safe_next_url(request, reverse("alerts:detail", args=[alert.pk])))
     status = 400 if request.method == "POST" else 200
-    next_url = _next_url(request, "")
+    next_url = safe_next_url(request, "")
     context = {"alert": alert, "form": form, "next_url": next_url, "can_snooze": latest is not None}
     return render(request, "alerts/alert_snooze.html", context, status=status)
 
@@ -146,18 +141,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def run_scan_now(request: HttpRequest) -> HttpResponse:
     from alerts.tasks import alert_scan_task
 
+    # Never run here, even when the queue is down: a whole caseload's scan would hold the
+    # request (and a gunicorn worker) for minutes. Clinical saves refresh their own pump's
+    # alerts, and the daily scan runs once the queue is back.
     if task_enqueue(alert_scan_task):
         messages.success(request, "The alert scan is queued; the counts update when it has run.")
     else:
-        # The queue is down: the scan is quick, so run it here rather than leave the alerts stale.
-        result = services.alert_scan(as_of=clinic_today(), by=services.system_user())
         messages.warning(
             request,
-            "The job queue is not reachable (the failure is logged), so the scan ran here: "
-            f"{sum(result.raised.values())} raised, {sum(result.resolved.values())} resolved. "
-            "Emails wait in the outbox until the queue is back.",
+            "The alert scan could not be queued: the job queue is not reachable (the failure is logged). "
+            "Alerts from today's clinical saves are already up to date; try again later.",
         )
-    return HttpResponseRedirect(_next_url(request, reverse("alerts:dashboard")))
+    return HttpResponseRedirect(safe_next_url(request, reverse("alerts:dashboard")))
 
 
 @require_POST
@@ -169,9 +164,11 @@ def send_digest_now(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Today's digest is queued (each nurse gets it once a day).")
     else:
         messages.warning(
-            request, "The job queue is not reachable (the failure is logged); the digest was not sent. Try again later."
+            request,
+            "Today's digest could not be queued: the job queue is not reachable (the failure is logged). "
+            "It was not sent; try again later.",
         )
-    return HttpResponseRedirect(_next_url(request, reverse("alerts:dashboard")))
+    return HttpResponseRedirect(safe_next_url(request, reverse("alerts:dashboard")))
 
 
 @permission_required(PERMS.HANDLE_ALERT, raise_exception=True)
@@ -194,7 +191,8 @@ def reports_index(request: HttpRequest) -> HttpResponse:
     return render(request, "alerts/reports_index.html", {"today": clinic_today()})
 
 
-def _csv_response(text: str, filename: str) -> HttpResponse:
+def _csv_response(request: HttpRequest, text: str, filename: str) -> HttpResponse:
+    record_report_access(request, channel=AccessChannel.CSV)
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -233,7 +231,7 @@ def overdue_refills(request: HttpRequest, variant: str = "page") -> HttpResponse
     form, filters, rows = _overdue(request)
     if variant == "csv":
         return _csv_response(
-            reports.csv_text(rows, reports.OVERDUE_COLUMNS), f"overdue-refills-{filters['as_of']:%Y-%m-%d}.csv"
+            request, reports.csv_text(rows, reports.OVERDUE_COLUMNS), f"overdue-refills-{filters['as_of']:%Y-%m-%d}.csv"
         )
     context = {
         "form": form,
@@ -255,7 +253,9 @@ def battery_end_of_life(request: HttpRequest, variant: str = "page") -> HttpResp
     rows = reports.battery_end_of_life(**filters)
     if variant == "csv":
         return _csv_response(
-            reports.csv_text(rows, reports.BATTERY_COLUMNS), f"battery-end-of-life-{filters['as_of']:%Y-%m-%d}.csv"
+            request,
+            reports.csv_text(rows, reports.BATTERY_COLUMNS),
+            f"battery-end-of-life-{filters['as_of']:%Y-%m-%d}.csv",
         )
     context = {
         "form": form,

@@ -1,21 +1,32 @@
-from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+"""Patients in the admin: read-only, with history (``spasticity.admin``)."""
 
-from patients.models import Patient, Referral
+from django.contrib import admin
+
+from patients.models import Caregiver, OralMedicine, Patient, Referral
+from spasticity.admin import ClinicalRecordAdmin
 
 
 @admin.register(Patient)
-class PatientAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
-    list_display = ["mrn", "family_name", "given_name", "diagnosis", "pathway_stage"]
+class PatientAdmin(ClinicalRecordAdmin):
+    list_display = ["mrn", "family_name", "given_name", "diagnosis", "pathway_stage", "voided_at"]
     search_fields = ["mrn", "family_name", "given_name"]
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
+
+@admin.register(Caregiver)
+class CaregiverAdmin(ClinicalRecordAdmin):
+    list_display = ["patient", "name", "relationship", "is_legal_guardian", "voided_at"]
+    list_select_related = ["patient"]
+    search_fields = ["patient__mrn", "name"]
+
+
+@admin.register(OralMedicine)
+class OralMedicineAdmin(ClinicalRecordAdmin):
+    list_display = ["patient", "drug", "voided_at"]
+    list_select_related = ["patient"]
+    search_fields = ["patient__mrn"]
 
 
 @admin.register(Referral)
-class ReferralAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
-    list_display = ["patient", "received_on", "status"]
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
+class ReferralAdmin(ClinicalRecordAdmin):
+    list_display = ["patient", "received_on", "status", "voided_at"]
+    list_select_related = ["patient"]

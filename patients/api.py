@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import routers
 
+from access_log.recording import AccessLoggedMixin
 from patients import services
 from patients.models import Patient, Referral
 from spasticity.api_base import AuditedSerializer, AuditedViewSet
@@ -59,9 +60,10 @@ class ReferralSerializer(AuditedSerializer):
         read_only_fields = ["decided_on"]
 
 
-class PatientViewSet(AuditedViewSet):
+class PatientViewSet(AccessLoggedMixin, AuditedViewSet):
     serializer_class = PatientSerializer
     write_permission = PERMS.EDIT_PATIENT
+    action_permissions = {"void": PERMS.VOID_PATIENT}
     filterset_fields = ["diagnosis", "pathway_stage", "assigned_nurse"]
 
     def get_queryset(self) -> Any:

@@ -118,6 +118,7 @@ class Patient(ClinicalRecord):
     )
 
     WRITE_PERMISSION = PERMS.EDIT_PATIENT
+    VOID_PERMISSION = PERMS.VOID_PATIENT
 
     class Meta:
         ordering = ["family_name", "given_name", "mrn"]

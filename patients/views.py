@@ -13,6 +13,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from access_log.models import AccessChannel
+from access_log.recording import record_access_to
 from patients import selectors, services
 from patients.forms import (
     CaregiverForm,
@@ -54,6 +56,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         patient = selectors.patient_detail(pk)
     except Patient.DoesNotExist as error:
         raise Http404 from error
+    record_access_to(request, patient, channel=AccessChannel.PAGE)
     live_stage = derive_stage(pathway_facts(patient.pk), today=clinic_today(), rules=stage_rules())
     context = {
         "patient": patient,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_filters
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,12 +18,13 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access_log.recording import AccessLoggedMixin
 from pumps import services
 from pumps.models import Complication, DoseChange, Drug, Pump, PumpModel, Refill, Surgery
 from pumps.services import FillDetails, ProgramDetails, SurgeryDetails
-from spasticity.api_base import AuditedSerializer, AuditedViewSet, HistoryEntrySerializer, VoidSerializer
+from spasticity.api_base import AuditedSerializer, AuditedViewSet, HistoryMixin, VoidSerializer
+from spasticity.api_filters import ClinicFilterSet, RecordIdFilter
 from spasticity.audit import void_record
-from spasticity.history import history_entries
 from spasticity.roles import PERMS
 
 # --------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def _surgery_details(data: dict[str, Any], performed_on: Any) -> SurgeryDetails:
 
 class PumpModelSerializer(AuditedSerializer):
     reservoir_sizes_ml = serializers.ListField(
-        child=serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0), allow_empty=False
+        child=serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0), allow_empty=False, min_length=1
     )
 
     class Meta:
@@ -249,7 +249,7 @@ class CatheterRevisionSerializer(ExplantSerializer):
     catheter_tip_level = serializers.CharField(required=False, allow_blank=True, max_length=20, default="")
 
 
-class PumpFilter(django_filters.FilterSet):
+class PumpFilter(ClinicFilterSet):
     class Meta:
         model = Pump
         fields = ["patient"]
@@ -291,7 +291,7 @@ class ReplaceSerializer(SurgeryInputMixin, serializers.ModelSerializer):  # type
         ]
 
 
-class PumpViewSet(AuditedViewSet):
+class PumpViewSet(AccessLoggedMixin, AuditedViewSet):
     """``POST`` records an implant (the pump, its implant surgery and, when given, its first
     program and first fill, in one transaction)."""
 
@@ -388,8 +388,8 @@ class PumpViewSet(AuditedViewSet):
 # --------------------------------------------------------------------------
 
 
-class PumpRecordFilter(django_filters.FilterSet):
-    patient = django_filters.NumberFilter(field_name="pump__patient", label="Patient id")
+class PumpRecordFilter(ClinicFilterSet):
+    patient = RecordIdFilter(field_name="pump__patient", label="Patient id")
 
 
 class DoseChangeFilter(PumpRecordFilter):
@@ -438,7 +438,7 @@ class DoseChangeSerializer(AuditedSerializer):
         read_only_fields = ["change_percent", "alarm_date", "refill_due_on"]
 
 
-class DoseChangeViewSet(AuditedViewSet):
+class DoseChangeViewSet(AccessLoggedMixin, AuditedViewSet):
     serializer_class = DoseChangeSerializer
     write_permission = PERMS.CHANGE_DOSE
     filterset_class = DoseChangeFilter
@@ -513,7 +513,7 @@ class RefillSerializer(AuditedSerializer):
         ]
 
 
-class RefillViewSet(AuditedViewSet):
+class RefillViewSet(AccessLoggedMixin, AuditedViewSet):
     serializer_class = RefillSerializer
     write_permission = PERMS.RECORD_REFILL
     filterset_class = RefillFilter
@@ -535,13 +535,13 @@ class RefillViewSet(AuditedViewSet):
 # --------------------------------------------------------------------------
 
 
-class SurgeryFilter(django_filters.FilterSet):
+class SurgeryFilter(ClinicFilterSet):
     class Meta:
         model = Surgery
         fields = ["pump", "patient"]
 
 
-class SurgeryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class SurgeryViewSet(HistoryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
     """``GET surgeries/?pump=&patient=``; ``POST surgeries/{id}/void/`` re-derives what the surgery fed
     (voiding an explant puts the pump back in; voiding a revision restores the catheter)."""
 
@@ -551,11 +551,6 @@ class SurgeryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_queryset(self) -> Any:
         return Surgery.objects.order_by("-performed_on", "-pk")
-
-    @extend_schema(responses=HistoryEntrySerializer(many=True))
-    @action(detail=True, methods=["get"])
-    def history(self, request: Request, pk: str | None = None) -> Response:
-        return Response(HistoryEntrySerializer(history_entries(self.get_object()), many=True).data)
 
     @extend_schema(request=VoidSerializer, responses={200: SurgerySerializer})
     @action(detail=True, methods=["post"])

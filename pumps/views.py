@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from access_log.models import AccessChannel
+from access_log.recording import record_access_to
 from patients.models import Patient
 from pumps import pdf, selectors, services
 from pumps.forms import (
@@ -45,6 +47,7 @@ def pump_detail(request: HttpRequest, pk: int) -> HttpResponse:
         page = selectors.pump_page(pk, today=clinic_today())
     except Pump.DoesNotExist as error:
         raise Http404 from error
+    record_access_to(request, page.pump, channel=AccessChannel.PAGE)
     return render(request, "pumps/pump_detail.html", {"page": page, "pump": page.pump, "today": clinic_today()})
 
 
@@ -84,12 +87,14 @@ def pump_model_list(request: HttpRequest) -> HttpResponse:
 
 def dose_change_detail(request: HttpRequest, pk: int) -> HttpResponse:
     change = get_object_or_404(DoseChange.objects.select_related("pump__model", "pump__patient"), pk=pk)
+    record_access_to(request, change, channel=AccessChannel.PAGE)
     visit = selectors.projection_after_visit(change.pump, visit_on=change.changed_on)
     return render(request, "pumps/dose_change_detail.html", {"change": change, "pump": change.pump, "visit": visit})
 
 
 def refill_detail(request: HttpRequest, pk: int) -> HttpResponse:
     refill = get_object_or_404(Refill.objects.select_related("pump__model", "pump__patient"), pk=pk)
+    record_access_to(request, refill, channel=AccessChannel.PAGE)
     visit = selectors.projection_after_visit(refill.pump, visit_on=refill.refilled_on)
     return render(request, "pumps/refill_detail.html", {"refill": refill, "pump": refill.pump, "visit": visit})
 
@@ -101,16 +106,19 @@ def refill_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def dose_change_summary_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     change = get_object_or_404(DoseChange.objects.select_related("pump__model", "pump__patient"), pk=pk)
+    record_access_to(request, change, channel=AccessChannel.PDF)
     return pdf.pdf_response(pdf.dose_change_summary(change), f"after-visit-summary-{change.changed_on:%Y-%m-%d}.pdf")
 
 
 def refill_summary_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     refill = get_object_or_404(Refill.objects.select_related("pump__model", "pump__patient"), pk=pk)
+    record_access_to(request, refill, channel=AccessChannel.PDF)
     return pdf.pdf_response(pdf.refill_summary(refill), f"after-visit-summary-{refill.refilled_on:%Y-%m-%d}.pdf")
 
 
 def emergency_card_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     pump = get_object_or_404(Pump.objects.select_related("model", "patient"), pk=pk)
+    record_access_to(request, pump, channel=AccessChannel.PDF)
     return pdf.pdf_response(pdf.emergency_card(pump), f"pump-emergency-card-{pump.serial_number}.pdf")
 
 

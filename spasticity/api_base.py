@@ -6,12 +6,12 @@ from typing import Any
 
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from spasticity.audit import STALE_EDIT_MESSAGE, void_record
+from spasticity.audit import void_record
 from spasticity.history import history_entries
 
 
@@ -30,7 +30,10 @@ class VoidSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class AuditedSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     """Adds ``version`` (required when updating) and an optional ``change_reason``."""
 
-    version = serializers.IntegerField(required=False)
+    version = serializers.IntegerField(
+        required=False,
+        help_text="The version you read: required when updating (a stale one is a 409), not when creating",
+    )
     change_reason = serializers.CharField(required=False, write_only=True, allow_blank=True, max_length=200)
     voided = serializers.SerializerMethodField()
 
@@ -45,7 +48,23 @@ class AuditedSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         return super().validate(attrs)
 
 
+class HistoryMixin:
+    """``GET <resource>/{id}/history/``: the record's history, newest first, as a plain list.
+
+    Not paginated and not filtered: the list filters (``?patient=``) are for the collection, and
+    applied to ``get_object`` they would hide the record itself.
+    """
+
+    @extend_schema(responses=HistoryEntrySerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        """The record's history, newest first: who changed what, when and why."""
+        entries = history_entries(self.get_object())  # type: ignore[attr-defined]
+        return Response(HistoryEntrySerializer(entries, many=True).data)
+
+
 class AuditedViewSet(
+    HistoryMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -55,7 +74,7 @@ class AuditedViewSet(
     """List, read, create, update (never delete), plus ``history`` and ``void`` actions.
 
     Subclasses implement ``save_record(instance, *, by, expected_version, reason)``
-    by calling their app's service; a stale version answers 409.
+    by calling their app's service; a stale version answers 409 (``spasticity.api_errors``).
     """
 
     write_permission: str = ""
@@ -80,20 +99,6 @@ class AuditedViewSet(
         with transaction.atomic():
             self.save_record(instance, by=self.request.user, expected_version=expected_version, reason=reason)
         serializer.instance = instance
-
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from spasticity.audit import StaleEditError
-
-        try:
-            return super().update(request, *args, **kwargs)
-        except StaleEditError:
-            return Response({"version": [STALE_EDIT_MESSAGE]}, status=status.HTTP_409_CONFLICT)
-
-    @extend_schema(responses=HistoryEntrySerializer(many=True))
-    @action(detail=True, methods=["get"])
-    def history(self, request: Request, pk: str | None = None) -> Response:
-        entries = history_entries(self.get_object())
-        return Response(HistoryEntrySerializer(entries, many=True).data)
 
     @extend_schema(
         request=VoidSerializer,

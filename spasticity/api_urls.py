@@ -2,23 +2,12 @@
 
 from django.urls import include, path
 from rest_framework import routers
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.permissions import AllowAny
-from rest_framework.views import APIView
 
 import alerts.api
 import patients.api
 import pumps.api
 import trials.api
-
-
-class TokenView(ObtainAuthToken):
-    """``POST /api/v1/auth/token/ {"username", "password"}`` → ``{"token"}``."""
-
-    permission_classes = [AllowAny]
-    # ObtainAuthToken names DRF's stock parsers; use the API's defaults, which refuse hostile bodies.
-    parser_classes = APIView.parser_classes
-
+from spasticity.api_auth import TokenView
 
 router = routers.DefaultRouter()
 patients.api.register(router)

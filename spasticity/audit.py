@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -66,19 +66,48 @@ def register_after_void(model: type[ClinicalRecord], hook: AfterVoidHook) -> Non
         hooks.append(hook)
 
 
+def void_permission_check(record: ClinicalRecord, *, by: Any) -> None:
+    """Refuse (``PermissionDenied``) a user whose role may not void this kind of record.
+
+    The rule lives here, in the service, so that the page, the API and any future caller
+    cannot disagree: a patient or a trial is the rehab doctor's to void (spec section 1).
+    """
+    required = type(record).void_permission()
+    if not required or by is None or not by.has_perm(required):
+        raise PermissionDenied(f"Your role may not void a {type(record)._meta.verbose_name}.")
+
+
+# What voiding changes on the record itself (restored on the object when a void is refused).
+VOID_STATE_FIELDS = ("voided_at", "voided_by_id", "void_reason", "version")
+
+
 @transaction.atomic
 def void_record(record: ClinicalRecord, *, by: Any, reason: str) -> None:
-    """Void a clinical record: it stays in the database and in every history."""
+    """Void a clinical record: it stays in the database and in every history.
+
+    1. The user's role must allow voiding this kind of record.
+    2. A reason is required, and a record is voided once.
+    3. The after-void hooks re-derive what the record fed, or refuse (and nothing is saved).
+    """
+    void_permission_check(record, by=by)
     if not reason.strip():
         raise ValidationError({"void_reason": ["Say why this record is being voided."]})
     if record.is_voided:
         raise ValidationError({"void_reason": ["This record is already voided."]})
+    before = {name: getattr(record, name) for name in VOID_STATE_FIELDS}
     record.voided_at = timezone.now()
     record.voided_by = by
     record.void_reason = reason.strip()
-    audited_save(record, by=by, reason=f"Voided: {reason.strip()}")
-    for hook in AFTER_VOID_HOOKS.get(type(record), []):
-        hook(record, by)
+    try:
+        audited_save(record, by=by, reason=f"Voided: {reason.strip()}")
+        for hook in AFTER_VOID_HOOKS.get(type(record), []):
+            hook(record, by)
+    except Exception:
+        # The transaction rolls the row back; put the caller's object back too, so a
+        # refused void never leaves a record that looks voided in memory.
+        for name, value in before.items():
+            setattr(record, name, value)
+        raise
 
 
 def record_save(record: ClinicalRecord, *, by: Any, expected_version: int | None = None, reason: str = "") -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 LAST_SEEN_KEY = "last_seen_epoch_s"
 
@@ -54,3 +55,21 @@ class ClinicRoleRequiredMiddleware:
         ):
             raise PermissionDenied("Your account has no clinic role. Ask an administrator.")
         return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every response the app itself renders.
+
+    A shared clinic PC's browser cache must keep no copy of a patient page, an API answer,
+    a CSV or a PDF. Every response carries the header, not only the signed-in ones: an API
+    token is only read inside the view, and one rule for all cannot miss a case. Static
+    files are served by WhiteNoise before this middleware runs, and keep their long cache.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        add_never_cache_headers(response)
+        return response

@@ -56,8 +56,11 @@ class ClinicalRecord(models.Model):
     void_reason = models.TextField(blank=True, editable=False)
 
     history = HistoricalRecords(inherit=True)
-    # The permission needed to write (and void) records of this kind; see spasticity.roles.
+    # The permission needed to write records of this kind; see spasticity.roles.
     WRITE_PERMISSION: ClassVar[str] = ""
+    # The permission needed to void one, when it is not the write permission (a patient or
+    # a trial: the rehab doctor's alone). ``void_permission()`` is the one answer.
+    VOID_PERMISSION: ClassVar[str] = ""
 
     objects = ClinicalRecordQuerySet.as_manager()
 
@@ -67,6 +70,11 @@ class ClinicalRecord(models.Model):
     @property
     def is_voided(self) -> bool:
         return self.voided_at is not None
+
+    @classmethod
+    def void_permission(cls) -> str:
+        """The permission a user needs to void a record of this kind ("" means nobody may)."""
+        return cls.VOID_PERMISSION or cls.WRITE_PERMISSION
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError("Clinical records are voided with a reason, never deleted.")

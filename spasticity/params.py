@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
@@ -24,6 +25,13 @@ DATE_RANGE_MESSAGE = f"Give a date between {EARLIEST_DATE:%Y-%m-%d} and {LATEST_
 WINDOW_MESSAGE = f"Give a whole number of days from 0 to {MAX_WINDOW_DAYS}."
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The range as the API schema states it (years 1900 to 2200), so that a client can tell which
+# dates are accepted: a ``format: date`` alone would promise every year from 0001 to 9999.
+BOUNDED_DATE_SCHEMA = {
+    "type": "string",
+    "format": "date",
+    "pattern": r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$",
+}
 _DAYS = re.compile(r"[0-9]{1,5}")
 
 
@@ -59,6 +67,7 @@ def parse_days_param(value: str | None, field: str) -> int | None:
     return int(value)
 
 
+@extend_schema_field(BOUNDED_DATE_SCHEMA)
 class BoundedDateField(serializers.DateField):
     """A DRF date field held to the same range as every other date parameter."""
 

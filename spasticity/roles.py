@@ -52,6 +52,10 @@ CAPABILITIES: tuple[Capability, ...] = (
     _cap("plan_trial", "Book intrathecal trials and their bolus dose", DOCTOR, NURSE),
     _cap("record_tone", "Record tone assessments and trial observations", DOCTOR, NURSE, PT),
     _cap("sign_trial", "Sign off a trial outcome", DOCTOR),
+    # Voiding takes a whole record (and all it fed) out of the clinic's view: the rehab
+    # doctor's alone for a patient or a trial (spec section 1), whoever may edit them.
+    _cap("void_patient", "Void a patient record", DOCTOR),
+    _cap("void_trial", "Void an intrathecal trial", DOCTOR),
     _cap("manage_goal", "Set and review goals", DOCTOR, NURSE, PT),
     _cap("record_surgery", "Record implant, replacement, revision and explant", DOCTOR, SURGEON),
     _cap("change_dose", "Change a pump's dose program", DOCTOR, NURSE),
@@ -72,6 +76,8 @@ class PERMS:
     PLAN_TRIAL = "spasticity.plan_trial"
     RECORD_TONE = "spasticity.record_tone"
     SIGN_TRIAL = "spasticity.sign_trial"
+    VOID_PATIENT = "spasticity.void_patient"
+    VOID_TRIAL = "spasticity.void_trial"
     MANAGE_GOAL = "spasticity.manage_goal"
     RECORD_SURGERY = "spasticity.record_surgery"
     CHANGE_DOSE = "spasticity.change_dose"

@@ -5,12 +5,15 @@ Every clinic-tunable clinical threshold lives in ``CLINIC`` so that it is one pl
 to review, and ``spasticity.clinic`` turns it into typed settings objects.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
 import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
+
+from spasticity.security import secret_key, transport_settings
 
 # Lets generic views be subscripted (CreateView[Model, Form]) for the type checker.
 django_stubs_ext.monkeypatch()
@@ -20,8 +23,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-SECRET_KEY = env("SECRET_KEY", default="insecure-demo-key-change-me-in-production-0123456789")
 DEBUG = env.bool("DEBUG", default=False)
+# With DEBUG off there is no default key: production refuses to start without one.
+SECRET_KEY = secret_key(env("SECRET_KEY", default=""), debug=DEBUG)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -34,7 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
@@ -43,21 +47,27 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "csp",
     "spasticity",
     "patients",
     "trials",
     "pumps",
     "alerts",
+    "access_log",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (static files stay cacheable), before the rest: it sees every other response.
+    "spasticity.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -65,6 +75,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "spasticity.middleware.IdleSessionTimeoutMiddleware",
+    "spasticity.two_factor.TwoFactorRequiredMiddleware",
     "spasticity.middleware.ClinicRoleRequiredMiddleware",
     # django-axes must come last (stack.md gotcha 6).
     "axes.middleware.AxesMiddleware",
@@ -93,11 +104,23 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'demo.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A kept connection is checked before each request reuses it: after a PostgreSQL restart the
+# first request on each gunicorn worker reconnects instead of failing with a 500.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
+# A Redis that accepts connections and never answers (hung, failing over, a half-open NAT
+# entry) must not hold a request: every Redis client here gives up after this many seconds.
+REDIS_TIMEOUT_S = 1.5
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_S, "socket_timeout": REDIS_TIMEOUT_S},
+        }
+    }
 
 AUTHENTICATION_BACKENDS = [
     # django-axes must come first (stack.md gotcha 6).
@@ -114,6 +137,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The admin shows history but never reverts a record: a revert would skip the services' rules
+# (and could un-void a record). spasticity.admin also refuses a POST to a version page.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -122,8 +149,12 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
 SESSION_COOKIE_AGE = 12 * 60 * 60
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and bool(env("HTTPS", default="")))
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS only unless DEBUG or ALLOW_HTTP=true (a closed LAN without TLS): this sets SECURE_PROXY_SSL_HEADER,
+# SECURE_SSL_REDIRECT, SECURE_HSTS_SECONDS (a year), SECURE_HSTS_INCLUDE_SUBDOMAINS and the Secure cookie flags.
+ALLOW_HTTP = env.bool("ALLOW_HTTP", default=False)
+globals().update(transport_settings(debug=DEBUG, allow_http=ALLOW_HTTP))
+# No HSTS preload: that commits the hospital's whole domain to HTTPS in every browser, the domain owner's call.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -133,6 +164,27 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 0.5  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Failures from one address across all usernames (spraying) lock that address out too
+# (spasticity.login_limits). Higher than AXES_FAILURE_LIMIT: clinic staff often share one address.
+AXES_HANDLER = "spasticity.login_limits.AddressLimitedAxesHandler"
+LOGIN_FAILURES_PER_ADDRESS_LIMIT = env.int("LOGIN_FAILURES_PER_ADDRESS_LIMIT", default=30)
+# The same client address as the access log: behind a reverse proxy (TRUSTED_PROXY_COUNT) it is not
+# the proxy's own address, or every failure in the clinic would count against one address.
+AXES_CLIENT_IP_CALLABLE = "access_log.recording.client_address"
+
+# Two-factor sign-in (spasticity.two_factor): on by default in production, off in the demo.
+REQUIRE_2FA = env.bool("REQUIRE_2FA", default=not DEBUG)
+
+# API tokens (django-rest-knox, spasticity.api_tokens): a token ends after the same idle time as
+# a page session (each use extends it, written at most once a minute); once API_TOKEN_MAX_HOURS old
+# it is no longer extended, so it ends within the idle time. A password change or deactivation deletes them all.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(minutes=env.int("API_TOKEN_IDLE_MINUTES", default=SESSION_IDLE_TIMEOUT_MINUTES)),
+    "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": timedelta(hours=env.int("API_TOKEN_MAX_HOURS", default=10)),
+    "MIN_REFRESH_INTERVAL": 60,
+    "AUTH_HEADER_PREFIX": "Token",
+}
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -178,8 +230,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="itb-clinic@localhost")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "knox.auth.TokenAuthentication",
+        "spasticity.api_session.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["spasticity.api_permissions.RolePermission"],
     # JSON nested too deep is a 400, not a RecursionError (a 500).
@@ -190,9 +242,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "spasticity.api_pagination.StandardPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # A filter by an id that names nothing lists nothing, rather than a 400 (spasticity.api_filters).
+    "DEFAULT_FILTER_BACKENDS": ["spasticity.api_filters.ClinicFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DATE_FORMAT": "%Y-%m-%d",
+    # ISO 8601 (YYYY-MM-DD): unlike strftime's %Y, it pads a year before 1000 to four digits.
+    "DATE_FORMAT": "iso-8601",
     "DATE_INPUT_FORMATS": ["%Y-%m-%d"],
     "COERCE_DECIMAL_TO_STRING": True,
     "EXCEPTION_HANDLER": "spasticity.api_errors.exception_handler",
@@ -208,6 +262,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # reliable_transport and plans_to_move share one choice set: one enum in the schema.
+    "ENUM_NAME_OVERRIDES": {"YesNoUnknownEnum": "patients.models.YesNoUnknown"},
+    # What every view shares (its error answers, JSON bodies, …), documented in one place.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "spasticity.api_schema.complete_schema",
+    ],
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "redis://127.0.0.1:6379/0")
@@ -219,8 +280,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_TIME_LIMIT = 300
-# A page that queues a job must not hang when Redis is down (alerts.jobs.task_enqueue).
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# A page that queues a job must not hang when Redis is down or hung (alerts.jobs.task_enqueue):
+# short connect and read timeouts, and no reconnect loop when the web process publishes
+# (task_enqueue also publishes with retry=False). The worker's own reconnects are
+# unaffected: they follow broker_connection_retry and broker_connection_max_retries.
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_S
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    "socket_connect_timeout": REDIS_TIMEOUT_S,
+    # Longer than kombu's 1 s BRPOP wait, which a healthy Redis always answers in time.
+    "socket_timeout": REDIS_TIMEOUT_S,
+    "max_retries": 0,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The static beat schedule, in clinic time (CELERY_TIMEZONE): the scan at 06:00, the
 # nurses' digest after it, and the outbox retry every 10 minutes; before them, the pathway
@@ -232,6 +302,8 @@ CELERY_BEAT_SCHEDULE = {
     "alert-scan-daily": {"task": "alerts.alert_scan", "schedule": crontab(hour=6, minute=0)},
     "nurse-digest-daily": {"task": "alerts.nurse_digest", "schedule": crontab(hour=6, minute=15)},
     "notifications-retry": {"task": "alerts.notifications_send", "schedule": crontab(minute="*/10")},
+    # Deletes access log rows past ACCESS_LOG_RETENTION_DAYS (access_log.services.access_log_purge).
+    "access-log-purge-daily": {"task": "access_log.purge", "schedule": crontab(hour=3, minute=30)},
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Zero-setup demo without Redis: Kombu's folder queue (see spasticity/management/commands/run_demo.py).
@@ -256,6 +328,16 @@ CLINIC = {
     "BATTERY_WARNING_DAYS": 180,
     "MAX_SNOOZE_DAYS": 30,
 }
+# The name authenticator apps show beside the username.
+OTP_TOTP_ISSUER = CLINIC["NAME"]
+
+# The access log (who opened which patient's record) is kept this many days, then deleted
+# by the daily purge; 2920 days = 8 years, a common retention period for audit trails.
+ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=2920)
+# How many reverse proxies (e.g. the Caddy in docker-compose.yml) stand in front of gunicorn.
+# 0: the client's address is REMOTE_ADDR and X-Forwarded-For is ignored (it is client-supplied);
+# N: it is the Nth entry from the right of X-Forwarded-For (access_log.recording.client_address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 LOGGING = {
     "version": 1,

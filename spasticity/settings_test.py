@@ -4,6 +4,10 @@ import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spasticity")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+# Production refuses to start without a key; the test client speaks plain HTTP unless told
+# secure=True (tests/test_security_settings.py applies production's HTTPS-only settings).
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
+os.environ.setdefault("ALLOW_HTTP", "true")
 
 from spasticity.settings import *  # noqa: F403
 from spasticity.settings import env
@@ -17,4 +21,5 @@ STORAGES = {
 }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 AXES_ENABLED = True
-SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"
+# Two-factor sign-in is tested where it matters (tests/test_two_factor.py, with override_settings).
+REQUIRE_2FA = False

@@ -3,13 +3,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from spasticity import views
+from spasticity import two_factor_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/two-factor/enrol/", two_factor_views.enrol, name="two_factor_enrol"),
+    path("accounts/two-factor/verify/", two_factor_views.verify, name="two_factor_verify"),
     path("patients/", include("patients.urls")),
+    path("patients/<int:patient_pk>/access-log/", include("access_log.urls")),
     path("trials/", include("trials.urls")),
     path("goals/", include("trials.goal_urls")),
     path("pumps/", include("pumps.urls")),
@@ -22,3 +25,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
     path("admin/", admin.site.urls),
 ]
+
+# An unknown address under /api/ answers JSON, as the schema documents (spasticity.api_schema).
+handler404 = "spasticity.api_errors.not_found"

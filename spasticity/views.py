@@ -15,10 +15,13 @@ from django.views import View
 from django.views.generic import CreateView, UpdateView
 from django.views.generic.edit import ModelFormMixin
 
+from access_log.models import AccessChannel
+from access_log.recording import record_access_to
 from spasticity.audit import void_record
 from spasticity.history import history_entries
 from spasticity.integrity import integrity_validation_error
 from spasticity.models import ClinicalRecord
+from spasticity.redirects import redirect_to_next
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -46,6 +49,8 @@ def audited_model(model_label: str) -> type[ClinicalRecord]:
 def record_history(request: HttpRequest, model_label: str, pk: int) -> HttpResponse:
     model = audited_model(model_label)
     record = get_object_or_404(model, pk=pk)
+    # The history of a patient, pump, trial, refill or dose change shows the record itself.
+    record_access_to(request, record, channel=AccessChannel.PAGE)
     context = {
         "record": record,
         "entries": history_entries(record),
@@ -55,11 +60,13 @@ def record_history(request: HttpRequest, model_label: str, pk: int) -> HttpRespo
 
 
 class VoidRecordView(View):
-    """Void (never delete) a clinical record, with a reason; needs the record's write permission."""
+    """Void (never delete) a clinical record, with a reason; needs the record's void permission
+    (its write permission, except for a patient or a trial: the rehab doctor's alone)."""
 
     def post(self, request: HttpRequest, model_label: str, pk: int) -> HttpResponse:
         model = audited_model(model_label)
-        if not model.WRITE_PERMISSION or not request.user.has_perm(model.WRITE_PERMISSION):
+        required = model.void_permission()
+        if not required or not request.user.has_perm(required):
             raise PermissionDenied
         record = get_object_or_404(model, pk=pk)
         try:
@@ -68,7 +75,7 @@ class VoidRecordView(View):
             messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, f"{str(model._meta.verbose_name).capitalize()} voided.")
-        return HttpResponseRedirect(request.POST.get("next") or "/")
+        return redirect_to_next(request, "/")
 
 
 class AuditedEditMixin(PermissionRequiredMixin, ModelFormMixin[Any, Any]):

@@ -88,13 +88,13 @@ def client_as() -> Callable[[User], Client]:
 
 @pytest.fixture
 def api_as() -> Callable[[User], object]:
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
     from rest_framework.test import APIClient
 
     def make(user: User) -> APIClient:
         client = APIClient()
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, token = AuthToken.objects.create(user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         return client
 
     return make

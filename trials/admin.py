@@ -1,35 +1,47 @@
-from typing import Any
+"""Trials and goals in the admin: read-only, with history (``spasticity.admin``).
+
+A signed trial changes only through an amendment (``trials.services``), never here.
+"""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
-from trials.models import Goal, GoalReview, ToneAssessment, Trial
-
-
-class NoDeleteHistoryAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
-    """Clinical records are voided with a reason, never deleted."""
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
+from spasticity.admin import ClinicalRecordAdmin
+from trials.models import Goal, GoalReview, PennSpasmScore, ToneAssessment, Trial, TrialAmendment
 
 
 @admin.register(Trial)
-class TrialAdmin(NoDeleteHistoryAdmin):
-    list_display = ["patient", "performed_on", "bolus_dose_mcg", "outcome", "signed_by"]
+class TrialAdmin(ClinicalRecordAdmin):
+    list_display = ["patient", "performed_on", "bolus_dose_mcg", "outcome", "signed_by", "voided_at"]
     list_filter = ["outcome", "performed_on"]
+    list_select_related = ["patient", "signed_by"]
     search_fields = ["patient__mrn", "patient__family_name"]
 
 
 @admin.register(ToneAssessment)
-class ToneAssessmentAdmin(NoDeleteHistoryAdmin):
+class ToneAssessmentAdmin(ClinicalRecordAdmin):
     list_display = ["trial", "muscle_group", "side", "minutes_after_bolus", "mas", "voided_at"]
+    list_select_related = ["trial"]
+
+
+@admin.register(PennSpasmScore)
+class PennSpasmScoreAdmin(ClinicalRecordAdmin):
+    list_display = ["trial", "minutes_after_bolus", "frequency", "voided_at"]
+    list_select_related = ["trial"]
+
+
+@admin.register(TrialAmendment)
+class TrialAmendmentAdmin(ClinicalRecordAdmin):
+    list_display = ["trial", "amended_by", "created_at"]
+    list_select_related = ["trial", "amended_by"]
 
 
 @admin.register(Goal)
-class GoalAdmin(NoDeleteHistoryAdmin):
-    list_display = ["patient", "domain", "set_on", "importance", "difficulty"]
+class GoalAdmin(ClinicalRecordAdmin):
+    list_display = ["patient", "domain", "set_on", "importance", "difficulty", "voided_at"]
+    list_select_related = ["patient"]
 
 
 @admin.register(GoalReview)
-class GoalReviewAdmin(NoDeleteHistoryAdmin):
-    list_display = ["goal", "reviewed_on", "level"]
+class GoalReviewAdmin(ClinicalRecordAdmin):
+    list_display = ["goal", "reviewed_on", "level", "voided_at"]
+    list_select_related = ["goal"]

@@ -15,13 +15,13 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import routers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access_log.recording import AccessLoggedMixin
 from patients.models import Patient
 from spasticity.api_base import AuditedSerializer, AuditedViewSet
 from spasticity.audit import STALE_EDIT_MESSAGE, StaleEditError, check_version
@@ -108,7 +108,11 @@ class TrialSerializer(AuditedSerializer):
     suggested_outcome = serializers.ChoiceField(
         choices=["positive", "negative", "incomplete"], read_only=True, source="response.suggested_outcome"
     )
-    signed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)  # type: ignore[var-annotated]
+    signed_by = serializers.SlugRelatedField(  # type: ignore[var-annotated]
+        slug_field="username", read_only=True, allow_null=True, help_text="Null until a rehab doctor signs"
+    )
+    # Blank until signed: declared so that the schema's enum includes "".
+    outcome = serializers.ChoiceField(choices=TrialOutcome.choices, read_only=True, allow_blank=True)
 
     class Meta:
         model = Trial
@@ -138,7 +142,7 @@ class TrialSerializer(AuditedSerializer):
             "change_reason",
             "voided",
         ]
-        read_only_fields = ["outcome", "outcome_note", "signed_at", "effective_bolus_mcg"]
+        read_only_fields = ["outcome_note", "signed_at", "effective_bolus_mcg"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -192,7 +196,7 @@ class AmendSerializer(serializers.Serializer):  # type: ignore[type-arg]
     assessments = ToneAssessmentSerializer(many=True, required=False, help_text="The whole corrected grid")
 
 
-class TrialViewSet(AuditedViewSet):
+class TrialViewSet(AccessLoggedMixin, AuditedViewSet):
     """Trials. Anyone who records tone may add scores and observations; changing the plan
     needs the planning permission; only rehab doctors sign off and amend."""
 
@@ -202,7 +206,7 @@ class TrialViewSet(AuditedViewSet):
         "create": PERMS.PLAN_TRIAL,
         "sign_off": PERMS.SIGN_TRIAL,
         "amend": PERMS.SIGN_TRIAL,
-        "void": PERMS.PLAN_TRIAL,
+        "void": PERMS.VOID_TRIAL,
     }
     filterset_fields = ["patient", "performed_on", "outcome"]
 
@@ -378,17 +382,17 @@ class GoalAttainmentSerializer(serializers.Serializer):  # type: ignore[type-arg
 
 
 class OnDateSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    on = BoundedDateField(required=False)
+    on = BoundedDateField(required=False, help_text="YYYY-MM-DD; today when absent")
 
 
-class GoalAttainmentViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+class GoalAttainmentViewSet(AccessLoggedMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
     """``GET patients/{id}/goal-attainment/?on=`` beside the patients resource (read-only)."""
 
     queryset = Patient.objects.all()
     serializer_class = GoalAttainmentSerializer
 
     @extend_schema(
-        parameters=[OpenApiParameter("on", OpenApiTypes.DATE, description="YYYY-MM-DD; today when absent")],
+        parameters=[OnDateSerializer],
         responses=GoalAttainmentSerializer,
     )
     @action(detail=True, methods=["get"], url_path="goal-attainment")

@@ -141,6 +141,7 @@ class Trial(ClinicalRecord):
     effective_bolus_mcg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
 
     WRITE_PERMISSION = PERMS.PLAN_TRIAL
+    VOID_PERMISSION = PERMS.VOID_TRIAL
 
     class Meta:
         ordering = ["-performed_on", "-pk"]

@@ -511,9 +511,8 @@ def refuse_voiding_part_of_signed_trial(record: Any, by: Any) -> None:
 
 
 def after_trial_voided(trial: Any, by: Any) -> None:
-    """After-void hook for trials: only a doctor voids a signed trial; the stage follows."""
-    if trial.is_signed and not by.has_perm(PERMS.SIGN_TRIAL):
-        raise ValidationError({"void_reason": ["Only a rehab doctor voids a signed trial."]})
+    """After-void hook for trials: the stage follows. Who may void a trial at all (the rehab
+    doctor, signed or not) is ``void_record``'s check of ``PERMS.VOID_TRIAL``."""
     patient_refresh_stage(trial.patient, by=by)
 
 

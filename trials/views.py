@@ -15,6 +15,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from access_log.models import AccessChannel
+from access_log.recording import record_access_to
 from patients.models import Patient
 from spasticity.params import parse_date_param
 from spasticity.roles import PERMS
@@ -169,6 +171,7 @@ def trial_page_context(request: HttpRequest, trial: Trial, **extra: Any) -> dict
 @require_GET
 def trial_detail(request: HttpRequest, pk: int) -> HttpResponse:
     trial = _get_trial(pk)
+    record_access_to(request, trial, channel=AccessChannel.PAGE)
     return render(request, "trials/trial_detail.html", trial_page_context(request, trial))
 
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_demo_seeder_computes_the_alerts():
     out = io.StringIO()
-    call_command("seed_demo", "--patients", "12", stdout=out)
+    call_command("seed_demo", "--i-know-this-is-not-production", "--patients", "12", stdout=out)
 
     assert f"Alert scan as of {clinic_today():%Y-%m-%d}" in out.getvalue()
     assert Alert.objects.unresolved().exists()

@@ -104,7 +104,7 @@ def test_a_digest_whose_alerts_were_all_answered_is_not_sent(two_alerts, nurse):
 
 
 def test_seeding_the_demo_emails_nobody():
-    call_command("seed_demo", "--patients", "12", stdout=io.StringIO())
+    call_command("seed_demo", "--i-know-this-is-not-production", "--patients", "12", stdout=io.StringIO())
 
     queued = Notification.objects.all()
     assert queued.exists()  # the demo does raise urgent alerts …

@@ -44,19 +44,20 @@ def test_sending_the_digest_now_answers_and_logs_that_the_queue_is_down(redis_do
     response = client.post(reverse("alerts:send_digest"), follow=True)
     assert time.monotonic() - started < 5
     assert response.status_code == 200
-    assert "The job queue is not reachable" in response.content.decode()
+    assert "could not be queued: the job queue is not reachable" in response.content.decode()
     assert queue_errors(caplog) == ["Could not queue alerts.nurse_digest: the job broker is unreachable"]
 
 
-def test_running_the_scan_now_falls_back_to_running_it_in_the_request(
+def test_running_the_scan_now_says_it_could_not_be_queued_and_never_scans_in_the_request(
     redis_down, client_as, administrator, pump_of, caplog
 ):
     pump = pump_of()  # past its alarm date long ago (2024-06-15)
+    Alert.objects.filter(pump=pump).delete()  # as if no scan had seen it yet
     response = client_as(administrator).post(reverse("alerts:run_scan"), follow=True)
     assert response.status_code == 200
-    assert "so the scan ran here: 1 raised" in response.content.decode()
-    assert Alert.objects.get(pump=pump).kind == "past_alarm_date"
-    assert Notification.objects.get().status == "pending"  # sent by the retry job once Redis is back
+    assert "The alert scan could not be queued: the job queue is not reachable" in response.content.decode()
+    # A whole caseload's scan never runs inside a request (issue 9): the 06:00 job does it.
+    assert not Alert.objects.filter(pump=pump).exists()
     assert queue_errors(caplog) == ["Could not queue alerts.alert_scan: the job broker is unreachable"]
 
 

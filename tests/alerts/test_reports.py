@@ -258,4 +258,7 @@ def test_the_report_keeps_a_fixed_number_of_queries_for_10_and_1000_pumps(client
     ]
     assert len(reports.overdue_refills(as_of=AS_OF)) == 1000
     # Page: session, user, roles, permissions, nurse choices… and one query for the rows.
-    assert small == large == [11, 7, 3]
+    # The CSV and the API each add one INSERT: the download is written to the access log
+    # (access_log.recording); the HTML page is not. The API's token lookup is two queries
+    # (knox reads the token, then checks its expiry).
+    assert small == large == [11, 8, 5]

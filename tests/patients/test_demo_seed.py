@@ -37,7 +37,7 @@ def referral_follows_treatment(patient: Patient) -> bool:
 
 def test_the_demo_covers_every_stage_and_role_with_coherent_dates_and_seeds_once():
     # 15 patients: a third (5) for the four trial stories, ten for the ten pump stories.
-    call_command("seed_demo", "--patients", "15", stdout=io.StringIO())
+    call_command("seed_demo", "--i-know-this-is-not-production", "--patients", "15", stdout=io.StringIO())
 
     assert set(Patient.objects.values_list("pathway_stage", flat=True)) == set(PathwayStage.values)
     for username, role in DEMO_LOGINS:
@@ -48,6 +48,6 @@ def test_the_demo_covers_every_stage_and_role_with_coherent_dates_and_seeds_once
 
     count = Patient.objects.count()
     again = io.StringIO()
-    call_command("seed_demo", stdout=again)
+    call_command("seed_demo", "--i-know-this-is-not-production", stdout=again)
     assert "already present" in again.getvalue()
     assert Patient.objects.count() == count

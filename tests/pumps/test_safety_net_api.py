@@ -44,10 +44,12 @@ def overdue_rows(client, as_of):
 # --- Voiding a patient -------------------------------------------------------------
 
 
-def test_a_patient_with_an_implanted_pump_cannot_be_voided_until_it_is_explanted(api_as, administrator, surgeon):
+def test_a_patient_with_an_implanted_pump_cannot_be_voided_until_it_is_explanted(
+    api_as, administrator, doctor, surgeon
+):
     pump = PumpFactory(by=surgeon)
     admin = api_as(administrator)
-    refused = admin.post(f"/api/v1/patients/{pump.patient_id}/void/", {"reason": "Duplicate"}, format="json")
+    refused = api_as(doctor).post(f"/api/v1/patients/{pump.patient_id}/void/", {"reason": "Duplicate"}, format="json")
     assert refused.status_code == 400
     message = all_messages(refused)
     assert pump.serial_number in message and "implanted" in message and "explant" in message
@@ -57,7 +59,7 @@ def test_a_patient_with_an_implanted_pump_cannot_be_voided_until_it_is_explanted
 
     explant = api_as(surgeon).post(f"/api/v1/pumps/{pump.pk}/explant/", {"performed_on": "2024-03-01"}, format="json")
     assert explant.status_code == 201, explant.json()
-    voided = admin.post(f"/api/v1/patients/{pump.patient_id}/void/", {"reason": "Duplicate"}, format="json")
+    voided = api_as(doctor).post(f"/api/v1/patients/{pump.patient_id}/void/", {"reason": "Duplicate"}, format="json")
     assert voided.status_code == 200, voided.json()
 
 
@@ -460,3 +462,18 @@ def test_the_later_of_two_implants_for_one_patient_gets_a_400_on_patient(api_as,
     assert response.status_code == 400
     assert "patient" in response.json(), response.json()
     assert Pump.objects.filter(patient=pump.patient).count() == 1
+
+
+def test_a_refused_void_leaves_the_callers_object_as_it_was(doctor, surgeon):
+    from django.core.exceptions import ValidationError
+
+    from spasticity.audit import void_record
+
+    pump = PumpFactory(by=surgeon)
+    patient = pump.patient
+    version = patient.version
+    with pytest.raises(ValidationError):
+        void_record(patient, by=doctor, reason="Duplicate")
+    assert (patient.voided_at, patient.voided_by, patient.void_reason, patient.version) == (None, None, "", version)
+    patient.refresh_from_db()
+    assert not patient.is_voided and patient.version == version
