@@ -27,7 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from alerts.models import Alert, Notification
 from patients.models import Patient
 from tests.alerts.conftest import celery_connected_to
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, PumpModelFactory
 from tests.pumps.test_pump_api import implant_body
 
 # The issue's bar: a request that queues a job answers within 3 s whatever the broker does.
@@ -82,8 +82,12 @@ def queue_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def implant_long_ago(patient: Patient) -> dict:
-    """The worked-example implant, dated 2024-01-15: past its alarm date (2024-06-15) long ago."""
-    return implant_body(patient, serial_number="NGP-HUNG-1")
+    """The worked-example implant, dated 2024-01-15: past its alarm date (2024-06-15) long ago.
+
+    Its own catalogue model: this test runs outside a transaction, after flushes that may
+    have emptied the migrated catalogue.
+    """
+    return implant_body(patient, serial_number="NGP-HUNG-1", model=PumpModelFactory().pk)
 
 
 @pytest.mark.django_db(transaction=True)
