@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from alerts import rules
 from patients.models import Patient
@@ -190,3 +191,30 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.to_email or self.recipient_id} ({self.get_status_display()})"
+
+
+class JobRun(models.Model):
+    """One run of a daily job that works in chunks (the alert scan, the projections refresh).
+
+    An operations log, not a clinical record: when the run started and finished, how
+    many chunks it had and which are done, and what it changed. A run whose chunks
+    never all finish never gets ``finished_at``, and the dashboard says so.
+    """
+
+    job = models.CharField(max_length=40)
+    as_of = models.DateField()
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.JSONField(default=list, help_text="The numbers of the chunks finished")
+    counts = models.JSONField(default=dict, help_text="What the run changed, summed over its chunks")
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "-started_at"], name="jobrun_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.job} as of {self.as_of:%Y-%m-%d}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished_at is not None

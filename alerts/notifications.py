@@ -102,37 +102,58 @@ def _queue(
 # --------------------------------------------------------------------------
 
 
-def immediate_recipients(alert: Alert) -> list[User]:
-    """The patient's pump nurse; when they have none (or no longer work here), every pump nurse."""
-    nurse = alert.patient.assigned_nurse
-    if nurse is not None and nurse.is_active:
-        return [nurse]
-    return active_pump_nurses()
+def immediate_queue_many(alert_ids: list[int], *, as_of: datetime.date) -> list[int]:
+    """Queue the immediate email(s) for new ``past_alarm_date`` alerts; returns the new row ids to send.
+
+    Set-based for the scan: one read of the alerts, one of the pump nurses (only when a
+    patient has no active nurse of their own), one insert of the rows and one of their
+    links to the alerts, however many alerts. The alerts are new, so their dedupe keys
+    (``immediate:<alert>:<recipient>``) cannot exist yet.
+    """
+    alerts = list(Alert.objects.filter(pk__in=alert_ids).select_related("patient__assigned_nurse", "pump"))
+    everyone: list[User] | None = None
+    rows: list[tuple[Notification, Alert]] = []
+    skip_reason = _skip_reason.get()
+    for alert in alerts:
+        # The patient's pump nurse; when they have none (or no longer work here), every pump nurse.
+        nurse = alert.patient.assigned_nurse
+        if nurse is not None and nurse.is_active:
+            recipients = [nurse]
+        else:
+            everyone = active_pump_nurses() if everyone is None else everyone
+            recipients = everyone
+        for recipient in recipients:
+            rows.append((_immediate_row(alert, recipient, as_of=as_of, skip_reason=skip_reason), alert))
+    if not rows:
+        return []
+    created = Notification.objects.bulk_create([notification for notification, _ in rows])
+    links = Notification.alerts.through
+    links.objects.bulk_create(
+        [
+            links(notification_id=notification.pk, alert_id=alert.pk)
+            for notification, (_, alert) in zip(created, rows, strict=True)
+        ]
+    )
+    return [notification.pk for notification in created if notification.status == NotificationStatus.PENDING]
 
 
-def immediate_queue(alert: Alert, *, as_of: datetime.date) -> list[int]:
-    """Queue the immediate email(s) for a new ``past_alarm_date`` alert; returns the new row ids to send."""
-    alert = Alert.objects.select_related("patient__assigned_nurse", "pump").get(pk=alert.pk)
+def _immediate_row(alert: Alert, recipient: User, *, as_of: datetime.date, skip_reason: str) -> Notification:
     patient, pump = alert.patient, alert.pump
-    subject = f"URGENT: pump past its alarm date, {patient.mrn} (pump {pump.serial_number})"
-    ids = []
-    for recipient in immediate_recipients(alert):
-        body = render_to_string(
-            "alerts/email/immediate.txt",
-            {"recipient": recipient, "alert": alert, "as_of": as_of, "line": alert_line(alert, as_of=as_of)},
-        )
-        notification, created = _queue(
-            key=f"immediate:{alert.pk}:{recipient.pk}",
-            kind=NotificationKind.IMMEDIATE,
-            recipient=recipient,
-            for_date=as_of,
-            subject=subject,
-            body=body,
-            alerts=[alert],
-        )
-        if created and notification.status == NotificationStatus.PENDING:
-            ids.append(notification.pk)
-    return ids
+    body = render_to_string(
+        "alerts/email/immediate.txt",
+        {"recipient": recipient, "alert": alert, "as_of": as_of, "line": alert_line(alert, as_of=as_of)},
+    )
+    return Notification(
+        dedupe_key=f"immediate:{alert.pk}:{recipient.pk}",
+        kind=NotificationKind.IMMEDIATE,
+        recipient=recipient,
+        to_email=recipient.email,
+        for_date=as_of,
+        subject=f"URGENT: pump past its alarm date, {patient.mrn} (pump {pump.serial_number})"[:200],
+        body=body,
+        status=NotificationStatus.SKIPPED if skip_reason else NotificationStatus.PENDING,
+        last_error=skip_reason,
+    )
 
 
 def notifications_send_soon() -> None:

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery, Window
+from django.db.models.functions import RowNumber
 
-from alerts.models import Alert, AlertQuerySet, AlertStatus, Notification, NotificationStatus
+from alerts import rules
+from alerts.models import (
+    ACTIONABLE_STATUSES,
+    Alert,
+    AlertKind,
+    AlertQuerySet,
+    AlertStatus,
+    Notification,
+    NotificationStatus,
+)
 from alerts.services import alert_kinds
 from patients.models import PathwayStage, Patient
 from pumps.models import DoseChange, Refill
 from pumps.selectors import NurseWorklist, nurse_worklist
+from spasticity.lists import GROUP_PAGE_SIZE, GroupPage, page_slice
 
 
 def alert_list(
@@ -54,26 +66,154 @@ def alert_list(
 
 @dataclass
 class Worklist:
-    """The nurse's day: the pumps app's refills and visits, and the alerts to act on."""
+    """The nurse's day: the pumps app's refills and visits, and the alerts to act on by kind."""
 
     today: datetime.date
     pumps: NurseWorklist
-    alerts: list[Alert]
+    groups: list[GroupPage[Alert]]  # one per alert kind, most urgent first, with its count
     snoozed_count: int
+    unassigned_count: int  # actionable alerts of patients with no pump nurse, whoever is shown
+
+    @property
+    def alerts(self) -> list[Alert]:
+        """This page's alerts of every group, most urgent first."""
+        return [alert for group in self.groups for alert in group.rows]
+
+    @property
+    def alert_count(self) -> int:
+        return sum(group.total for group in self.groups)
 
 
-def worklist(*, today: datetime.date, nurse_id: int | None) -> Worklist:
-    """Today's and this week's refills and titration visits (``pumps.selectors.nurse_worklist``),
-    and the actionable alerts by urgency. A fixed number of queries (three).
+ALERT_ORDER = (F("urgency").asc(), F("due_on").asc(), F("pk").asc())
 
-    With a nurse, the alerts are those of her patients and of patients with no pump
-    nurse (nobody else would see them); the refills and visits are her patients'.
+
+def _whose_alerts(nurse_id: int | None, unassigned: bool) -> Q:
+    if nurse_id is not None:
+        return Q(patient__assigned_nurse_id=nurse_id)
+    if unassigned:
+        return Q(patient__assigned_nurse__isnull=True)
+    return Q()
+
+
+def _alert_counts(whose: Q) -> dict[str, dict[str, int]]:
+    """Per kind: actionable and snoozed alerts of the patients shown, and actionable
+    alerts of patients with no pump nurse (one aggregate query)."""
+    actionable = Q(status__in=ACTIONABLE_STATUSES)
+    no_nurse = Q(patient__assigned_nurse__isnull=True)
+    alerts = Alert.objects.unresolved()
+    if whose:  # one nurse's list reads her alerts and the unassigned ones, not everyone's
+        alerts = alerts.filter(whose | no_nurse)
+    rows = (
+        alerts.on_watched_pumps()
+        .values("kind")
+        .annotate(
+            actionable=Count("pk", filter=whose & actionable),
+            snoozed=Count("pk", filter=whose & Q(status=AlertStatus.SNOOZED)),
+            unassigned=Count("pk", filter=no_nurse & actionable),
+        )
+        .order_by()
+    )
+    return {row.pop("kind"): row for row in rows}
+
+
+# What an alert row shows: the columns of 25 rows a group, not every field.
+ALERT_ROW_FIELDS = (
+    "kind",
+    "status",
+    "version",
+    "urgency",
+    "due_on",
+    "patient_id",
+    "pump_id",
+    "acknowledged_by_id",
+    "patient__family_name",
+    "patient__given_name",
+    "patient__mrn",
+    "patient__assigned_nurse__username",
+    "patient__assigned_nurse__first_name",
+    "patient__assigned_nurse__last_name",
+    "pump__patient_id",
+    "pump__serial_number",
+    "acknowledged_by__username",
+    "acknowledged_by__first_name",
+    "acknowledged_by__last_name",
+)
+
+
+def _alert_rows(whose: Q, page_rows: dict[str, tuple[int, int]]) -> dict[str, list[Alert]]:
+    """One page of each kind's actionable alerts, by urgency, date and record, in one query:
+    each alert is numbered within its kind and only the numbers of that kind's page are kept.
+    ``page_rows``: kind → (first row, end row), counted from 0.
+
+    The numbering runs over the bare alerts (a kind's urgency is its partition: an integer
+    sorts faster than the kind's name); only the rows kept are joined to their patient,
+    pump and nurse.
     """
-    pumps = nurse_worklist(today=today, nurse_id=nurse_id)
-    unresolved = list(alert_list(status="unresolved", nurse_id=nurse_id, include_unassigned=True).on_watched_pumps())
-    actionable = [alert for alert in unresolved if alert.status != AlertStatus.SNOOZED]
-    actionable.sort(key=lambda alert: (alert.urgency, alert.due_on, alert.pk))
-    return Worklist(today=today, pumps=pumps, alerts=actionable, snoozed_count=len(unresolved) - len(actionable))
+    if not page_rows:
+        return {}
+    on_page = Q()
+    for kind, (start, end) in page_rows.items():
+        on_page |= Q(urgency=rules.URGENCY[kind], row_in_kind__gt=start, row_in_kind__lte=end)
+    page_ids = (
+        Alert.objects.actionable()
+        .on_watched_pumps()
+        .filter(whose, kind__in=list(page_rows))
+        .annotate(row_in_kind=Window(RowNumber(), partition_by=F("urgency"), order_by=ALERT_ORDER))
+        .filter(on_page)
+        .values("pk")
+    )
+    alerts = (
+        # actionable() again: the planner then reads the unresolved alerts by status, not every alert ever raised.
+        Alert.objects.actionable()
+        .filter(pk__in=page_ids)
+        .select_related("patient", "patient__assigned_nurse", "pump", "acknowledged_by")
+        .only(*ALERT_ROW_FIELDS)
+        .order_by(*ALERT_ORDER)
+    )
+    rows: dict[str, list[Alert]] = {kind: [] for kind in page_rows}
+    for alert in alerts:
+        rows[alert.kind].append(alert)
+    return rows
+
+
+def worklist(
+    *,
+    today: datetime.date,
+    nurse_id: int | None,
+    unassigned: bool = False,
+    pages: Mapping[str, int] | None = None,
+    page_size: int = GROUP_PAGE_SIZE,
+) -> Worklist:
+    """Today's and this week's refills and titration visits (``pumps.selectors.nurse_worklist``),
+    and the actionable alerts grouped by kind, most urgent kind first (``rules.KINDS_BY_URGENCY``).
+
+    Every group has its count and one page of rows, so the page stays small at any
+    caseload, in a fixed number of queries: one aggregate for the alert counts, one
+    query for every group's page of rows, and the pumps app's own (at most four).
+
+    ``nurse_id`` keeps that nurse's patients, ``unassigned`` the patients with no pump
+    nurse (whose alerts nobody's own list shows: their count is always given);
+    ``pages`` names the page each group shows (``{"refill_overdue": 2, "refills": 3}``).
+    """
+    pages = pages or {}
+    pumps = nurse_worklist(today=today, nurse_id=nurse_id, unassigned=unassigned, pages=pages, page_size=page_size)
+    whose = _whose_alerts(nurse_id, unassigned)
+    counts = _alert_counts(whose)
+    totals = {kind: counts.get(kind, {}).get("actionable", 0) for kind in rules.KINDS_BY_URGENCY}
+    slices = {kind: page_slice(pages.get(kind, 1), total, page_size) for kind, total in totals.items()}
+    rows = _alert_rows(whose, {kind: (start, end) for kind, (_n, start, end) in slices.items() if totals[kind]})
+    labels = dict(AlertKind.choices)
+    groups = [
+        GroupPage(kind, labels[kind], totals[kind], slices[kind][0], page_size, rows.get(kind, []))
+        for kind in rules.KINDS_BY_URGENCY
+    ]
+    return Worklist(
+        today=today,
+        pumps=pumps,
+        groups=groups,
+        snoozed_count=sum(row["snoozed"] for row in counts.values()),
+        unassigned_count=sum(row["unassigned"] for row in counts.values()),
+    )
 
 
 # --------------------------------------------------------------------------

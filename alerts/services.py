@@ -1,9 +1,11 @@
 """Every write with rules for alerts: the scan, the per-pump refresh, acknowledge and snooze.
 
-The scan is set-based: a fixed number of reads whatever the number of pumps (the
-candidate pumps by their stored, indexed columns; the latest flagged refills; the
-alerts not yet resolved), then one audited save per alert that changes. Nothing is
-written with ``.update()`` or in bulk: alerts are audited records (spec section 3).
+The scan is set-based, for reads and writes, one chunk of pump ids at a time: a fixed
+number of reads per chunk (the candidate pumps by their stored, indexed columns; the
+latest flagged refills; the alerts not yet resolved, under a row lock), a pure plan of
+the changes (``alerts.scan_plan``), then one bulk update and one bulk insert, each with
+one history row per alert changed, carrying the system user and a reason (spec
+section 3 allows bulk writes that keep history; never ``.update()`` without it).
 """
 
 from __future__ import annotations
@@ -17,15 +19,24 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db import connection, transaction
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from alerts import rules
 from alerts.models import Alert, AlertKind, AlertStatus
-from alerts.notifications import immediate_queue, notifications_send_soon
+from alerts.notifications import immediate_queue_many, notifications_send_soon
+from alerts.scan_plan import (
+    CHANGE_REASON_MAX_CHARS,
+    AlertKey,
+    CurrentAlert,
+    ScanPlan,
+    WantedAlert,
+    plan_scan,
+)
 from pumps.models import Pump, Refill
-from spasticity.audit import audited_save, record_save
+from spasticity.audit import record_save
 from spasticity.roles import PERMS
 
 logger = logging.getLogger(__name__)
@@ -49,15 +60,6 @@ def system_user() -> User:
     return user
 
 
-@dataclass(frozen=True)
-class WantedAlert:
-    pump_id: int
-    patient_id: int
-    kind: str
-    due_on: datetime.date
-    refill_id: int | None = None
-
-
 @dataclass
 class ScanResult:
     """What one scan changed, by kind. Running the scan again at once gives all zeros."""
@@ -68,6 +70,7 @@ class ScanResult:
     reopened: Counter[str] = field(default_factory=Counter)
     updated: Counter[str] = field(default_factory=Counter)
     unchanged: int = 0
+    chunks: int = 0
     new_alert_ids: list[int] = field(default_factory=list)
     notification_ids: list[int] = field(default_factory=list)
 
@@ -80,6 +83,38 @@ class ScanResult:
             + sum(self.updated.values())
         )
 
+    def add_plan(self, plan: ScanPlan) -> None:
+        counts = plan.counts()
+        self.raised.update(counts["raised"])
+        self.resolved.update(counts["resolved"])
+        self.reopened.update(counts["reopened"])
+        self.updated.update(counts["updated"])
+        self.unchanged += plan.unchanged
+
+    def merge(self, other: ScanResult) -> None:
+        for mine, theirs in (
+            (self.raised, other.raised),
+            (self.resolved, other.resolved),
+            (self.reopened, other.reopened),
+            (self.updated, other.updated),
+        ):
+            mine.update(theirs)
+        self.unchanged += other.unchanged
+        self.chunks += other.chunks
+        self.new_alert_ids.extend(other.new_alert_ids)
+        self.notification_ids.extend(other.notification_ids)
+
+    def totals(self) -> dict[str, int]:
+        """The counts a job run stores (``alerts.job_runs``)."""
+        return {
+            "raised": sum(self.raised.values()),
+            "resolved": sum(self.resolved.values()),
+            "reopened": sum(self.reopened.values()),
+            "updated": sum(self.updated.values()),
+            "unchanged": self.unchanged,
+            "notifications": len(self.notification_ids),
+        }
+
     def summary(self) -> str:
         def fmt(counter: Counter[str]) -> str:
             return ", ".join(f"{kind} {n}" for kind, n in sorted(counter.items())) or "none"
@@ -88,6 +123,58 @@ class ScanResult:
             f"Alert scan as of {self.as_of:%Y-%m-%d}: raised {fmt(self.raised)}; resolved {fmt(self.resolved)}; "
             f"reopened {fmt(self.reopened)}; updated {fmt(self.updated)}; unchanged {self.unchanged}."
         )
+
+
+# --------------------------------------------------------------------------
+# Chunks of pumps
+# --------------------------------------------------------------------------
+
+PumpRange = tuple[int, int]  # pump ids lo <= id < hi
+# The first key of the scan's Postgres advisory locks (the second is the chunk number):
+# an arbitrary constant so that no other advisory lock can collide with ours.
+SCAN_LOCK_NAMESPACE = 7301
+
+
+def scan_chunk_size() -> int:
+    return int(settings.CLINIC["SCAN_CHUNK_PUMPS"])
+
+
+def chunk_range(chunk: int) -> PumpRange:
+    """Chunk ``n`` holds the pump ids ``[n × size, (n + 1) × size)``.
+
+    Fixed-width id ranges (not "every 2,000th pump") so that two scans started at
+    different moments still cut the caseload at the same places, and so take the same
+    advisory lock for the same pumps.
+    """
+    size = scan_chunk_size()
+    return chunk * size, (chunk + 1) * size
+
+
+def chunk_of(pump_id: int) -> int:
+    return pump_id // scan_chunk_size()
+
+
+def pump_chunks() -> list[int]:
+    """The chunks that hold any pump, in order. One query.
+
+    Every pump counts, not only the watched ones: an explanted or voided pump may
+    still have open alerts for the scan to resolve.
+    """
+    chunks = Pump.objects.annotate(chunk=F("pk") / scan_chunk_size()).values_list("chunk", flat=True)
+    return sorted(set(chunks.distinct()))
+
+
+def _lock_chunk(chunk: int) -> None:
+    """Hold the chunk's advisory lock until the transaction ends.
+
+    Two scans (or a scan and a refill's own refresh) of the same pumps take turns: the
+    second one reads what the first one wrote, so nothing is raised, resolved or
+    emailed twice. SQLite (the demo) has one writer at a time anyway.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SCAN_LOCK_NAMESPACE, chunk])
 
 
 # --------------------------------------------------------------------------
@@ -100,7 +187,7 @@ def _thresholds() -> tuple[int, int]:
     return int(clinic["REFILL_DUE_SOON_DAYS"]), int(clinic["BATTERY_WARNING_DAYS"])
 
 
-def alerts_wanted(*, as_of: datetime.date, pump_ids: list[int] | None = None) -> dict[tuple[int, str], WantedAlert]:
+def alerts_wanted(*, as_of: datetime.date, pumps: PumpRange | None = None) -> dict[AlertKey, WantedAlert]:
     """The alerts that should be open on ``as_of``, keyed by (pump id, kind). Two queries.
 
     1. Watched pumps (``Pump.objects.watched()``: implanted, not voided, patient not
@@ -112,16 +199,16 @@ def alerts_wanted(*, as_of: datetime.date, pump_ids: list[int] | None = None) ->
        range answers it.
     """
     due_soon_days, battery_days = _thresholds()
-    pumps = Pump.objects.watched().filter(
+    candidates = Pump.objects.watched().filter(
         Q(alarm_date__isnull=True)
         | Q(refill_due_on__lte=as_of + datetime.timedelta(days=due_soon_days))
         | Q(alarm_date__lt=as_of)
         | Q(battery_end_of_service_on__lte=as_of + datetime.timedelta(days=battery_days))
     )
-    if pump_ids is not None:
-        pumps = pumps.filter(pk__in=pump_ids)
-    wanted: dict[tuple[int, str], WantedAlert] = {}
-    rows = pumps.values_list(
+    if pumps is not None:
+        candidates = candidates.filter(pk__gte=pumps[0], pk__lt=pumps[1])
+    wanted: dict[AlertKey, WantedAlert] = {}
+    rows = candidates.values_list(
         "pk", "patient_id", "implanted_on", "refill_due_on", "alarm_date", "battery_end_of_service_on"
     )
     for pump_id, patient_id, implanted_on, refill_due_on, alarm_date, battery_eos in rows:
@@ -135,13 +222,13 @@ def alerts_wanted(*, as_of: datetime.date, pump_ids: list[int] | None = None) ->
         )
         for kind, due_on in conditions.items():
             wanted[(pump_id, kind)] = WantedAlert(pump_id, patient_id, kind, due_on or implanted_on)
-    for refill_id, pump_id, patient_id, refilled_on in _latest_flagged_refills(pump_ids):
+    for refill_id, pump_id, patient_id, refilled_on in _latest_flagged_refills(pumps):
         key = (pump_id, rules.DELIVERY_DEVIATION)
         wanted[key] = WantedAlert(pump_id, patient_id, rules.DELIVERY_DEVIATION, refilled_on, refill_id)
     return wanted
 
 
-def _latest_flagged_refills(pump_ids: list[int] | None) -> list[tuple[int, int, int, datetime.date]]:
+def _latest_flagged_refills(pumps: PumpRange | None) -> list[tuple[int, int, int, datetime.date]]:
     latest = (
         Refill.objects.filter(pump=OuterRef("pump"), voided_at__isnull=True)
         .order_by("-refilled_on", "-pk")
@@ -150,140 +237,173 @@ def _latest_flagged_refills(pump_ids: list[int] | None) -> list[tuple[int, int, 
     refills = Refill.objects.filter(pk=Subquery(latest), pump__in=Pump.objects.watched()).exclude(
         delivery_flag=Refill.DeliveryFlag.NONE
     )
-    if pump_ids is not None:
-        refills = refills.filter(pump_id__in=pump_ids)
+    if pumps is not None:
+        refills = refills.filter(pump_id__gte=pumps[0], pump_id__lt=pumps[1])
     return list(refills.values_list("pk", "pump_id", "pump__patient_id", "refilled_on"))
 
 
+def _locked_unresolved_alerts(pumps: PumpRange) -> dict[AlertKey, Alert]:
+    """The range's unresolved alerts, read fresh under a row lock (one query).
+
+    ``select_for_update`` waits for anyone acknowledging or snoozing one of them and
+    then returns the row as they committed it, so the scan never writes back a stale
+    copy over their change. Only the alert rows are locked (``of=self``).
+    """
+    alerts = (
+        Alert.objects.unresolved()
+        .filter(pump_id__gte=pumps[0], pump_id__lt=pumps[1])
+        .select_for_update(of=("self",))
+        .annotate(
+            pump_voided_at=F("pump__voided_at"),
+            pump_explanted_on=F("pump__explanted_on"),
+            patient_voided_at=F("patient__voided_at"),
+        )
+    )
+    return {(alert.pump_id, alert.kind): alert for alert in alerts}
+
+
+def _as_current(alert: Alert) -> CurrentAlert:
+    return CurrentAlert(
+        alert_id=alert.pk,
+        pump_id=alert.pump_id,
+        kind=alert.kind,
+        status=alert.status,
+        due_on=alert.due_on,
+        snoozed_until=alert.snoozed_until,
+        refill_id=alert.refill_id,
+        pump_voided=alert.pump_voided_at is not None,  # type: ignore[attr-defined]
+        patient_voided=alert.patient_voided_at is not None,  # type: ignore[attr-defined]
+        pump_explanted_on=alert.pump_explanted_on,  # type: ignore[attr-defined]
+    )
+
+
 # --------------------------------------------------------------------------
-# Reconciling (one audited save per change)
+# Reconciling: plan, then apply in bulk with one history row per change
 # --------------------------------------------------------------------------
 
 
 def alert_scan(*, as_of: datetime.date, by: Any) -> ScanResult:
-    """Bring every pump's alerts in line with its stored dates on ``as_of``.
+    """Bring every pump's alerts in line with its stored dates on ``as_of``, chunk by chunk.
 
-    1. Read what should be open (``alerts_wanted``) and what is (one query).
-    2. Resolve the alerts that no longer apply (a refill moved the dates, the pump was
-       replaced or explanted, a later refill was within range).
-    3. Reopen snoozed alerts whose snooze ended before ``as_of``; keep ``due_on``
-       (and a deviation's refill) current.
-    4. Raise the missing ones; each new ``past_alarm_date`` also queues an immediate
-       email in the outbox, in the same transaction as the alert.
-
-    Each change is its own transaction, so one bad row cannot hold back every other
-    pump's alerts; the scan is idempotent, so the next run finishes the job.
+    Each chunk is its own transaction (``alert_scan_chunk``), so one bad chunk cannot
+    hold back every other pump's alerts; the scan is idempotent, so the next run
+    finishes the job. The run is recorded (``alerts.job_runs``) like the daily job's.
+    The daily job fans the same chunks out across workers (``alerts.tasks``).
     """
-    return _reconcile(as_of=as_of, by=by, pump_ids=None)
+    from alerts.job_runs import JOB_ALERT_SCAN, job_run_chunk_done, job_run_start
+
+    chunks = pump_chunks()
+    run = job_run_start(JOB_ALERT_SCAN, as_of=as_of, chunks=chunks)
+    result = ScanResult(as_of=as_of)
+    for chunk in chunks:
+        with transaction.atomic():
+            part = alert_scan_chunk(chunk, as_of=as_of, by=by)
+            job_run_chunk_done(run.pk, chunk=chunk, counts=part.totals())
+        result.merge(part)
+    if result.changes:
+        logger.info(result.summary())
+    return result
+
+
+@transaction.atomic
+def alert_scan_chunk(chunk: int, *, as_of: datetime.date, by: Any) -> ScanResult:
+    """The scan for one chunk of pump ids, in one transaction, in a fixed number of queries.
+
+    1. Take the chunk's advisory lock (another scan of the same pumps waits here).
+    2. Read what should be open (``alerts_wanted``) and, under a row lock, what is.
+    3. Plan the changes (``alerts.scan_plan.plan_scan``: pure).
+    4. Apply them: resolutions, reopenings and date moves in one bulk update, new
+       alerts in one bulk insert, each with its history row (the system user and a
+       reason); each new ``past_alarm_date`` queues its immediate email in the outbox.
+    """
+    _lock_chunk(chunk)
+    return _reconcile(chunk_range(chunk), as_of=as_of, by=by)
 
 
 def alerts_refresh_for_pump(pump: Pump, *, as_of: datetime.date | None = None, by: Any) -> ScanResult:
     """The scan for one pump, run by the pumps services in the same transaction as a refill,
     dose change, replacement or explant, so that what it answers is resolved at once.
 
-    Any immediate email it queues is sent after the commit (by a worker; if the broker is
-    down the periodic retry sends it).
+    It takes the pump's chunk lock, so it waits for (and is waited for by) a scan of
+    that chunk. Any immediate email it queues is sent after the commit (by a worker; if
+    the broker is down the periodic retry sends it).
     """
     from spasticity.timeutil import clinic_today
 
-    result = _reconcile(as_of=as_of or clinic_today(), by=by, pump_ids=[pump.pk])
+    with transaction.atomic():
+        _lock_chunk(chunk_of(pump.pk))
+        result = _reconcile((pump.pk, pump.pk + 1), as_of=as_of or clinic_today(), by=by)
     if result.notification_ids:
         notifications_send_soon()
     return result
 
 
-def _reconcile(*, as_of: datetime.date, by: Any, pump_ids: list[int] | None) -> ScanResult:
-    result = ScanResult(as_of=as_of)
-    wanted = alerts_wanted(as_of=as_of, pump_ids=pump_ids)
-    existing_alerts = Alert.objects.unresolved().select_related("pump", "patient")
-    if pump_ids is not None:
-        existing_alerts = existing_alerts.filter(pump_id__in=pump_ids)
-    existing = {(alert.pump_id, alert.kind): alert for alert in existing_alerts}
-    for key, alert in existing.items():
-        want = wanted.get(key)
-        if want is None or (want.refill_id is not None and want.refill_id != alert.refill_id):
-            _resolve(alert, as_of=as_of, by=by, reason=_resolution(alert, want))
-            result.resolved[alert.kind] += 1
-        elif not _refresh(alert, want, as_of=as_of, by=by, result=result):
-            result.unchanged += 1
-    for key, want in wanted.items():
-        # Missing, or just resolved because a newer flagged refill replaces it.
-        alert = existing.get(key)
-        if alert is None or alert.status == AlertStatus.RESOLVED:
-            _raise(want, as_of=as_of, by=by, result=result)
-    if result.changes:
-        logger.info(result.summary())
+def _reconcile(pumps: PumpRange, *, as_of: datetime.date, by: Any) -> ScanResult:
+    wanted = alerts_wanted(as_of=as_of, pumps=pumps)
+    existing = _locked_unresolved_alerts(pumps)
+    plan = plan_scan(wanted, {key: _as_current(alert) for key, alert in existing.items()}, as_of=as_of)
+    result = ScanResult(as_of=as_of, chunks=1)
+    result.add_plan(plan)
+    if plan.is_empty:
+        return result
+    _apply_changes(plan, {alert.pk: alert for alert in existing.values()}, as_of=as_of, by=by)
+    new_alerts = _raise_alerts(plan.raises, as_of=as_of, by=by)
+    result.new_alert_ids = [alert.pk for alert in new_alerts]
+    past_alarm = [alert for alert in new_alerts if alert.kind == rules.PAST_ALARM_DATE]
+    if past_alarm:
+        result.notification_ids = immediate_queue_many([alert.pk for alert in past_alarm], as_of=as_of)
     return result
 
 
-def _resolution(alert: Alert, want: WantedAlert | None) -> str:
-    pump = alert.pump
-    if pump.is_voided:
-        return "The pump record was voided."
-    if alert.patient.is_voided:
-        return "The patient record was voided."
-    if pump.explanted_on:
-        return f"The pump was explanted (or replaced) on {pump.explanted_on:%Y-%m-%d}."
-    if want is not None:
-        return f"A later refill on {want.due_on:%Y-%m-%d} was also flagged: see the new alert."
-    return {
-        rules.PAST_ALARM_DATE: "The pump was refilled or its alarm date moved: no longer past it.",
-        rules.PROJECTION_MISSING: "The pump now has an active program and fill: its alarm date is known.",
-        rules.REFILL_OVERDUE: "The pump was refilled or its refill-due date moved: no longer overdue.",
-        rules.REFILL_DUE_SOON: "The refill-due date is no longer within the due-soon window.",
-        rules.BATTERY_END_OF_LIFE: "End of service is no longer within the warning window.",
-        rules.DELIVERY_DEVIATION: "A later refill was within the expected delivery range.",
-    }.get(alert.kind, "No longer applies.")
+_CHANGED_FIELDS = ["status", "due_on", "resolved_on", "resolved_at", "resolution", "version"]
 
 
-def _resolve(alert: Alert, *, as_of: datetime.date, by: Any, reason: str) -> None:
-    with transaction.atomic():
+def _apply_changes(plan: ScanPlan, alerts: dict[int, Alert], *, as_of: datetime.date, by: Any) -> None:
+    """Resolutions, reopenings and date moves: one UPDATE and one history INSERT."""
+    now = timezone.now()
+    changed = []
+    for resolution in plan.resolutions:
+        alert = alerts[resolution.alert_id]
         alert.status = AlertStatus.RESOLVED
         alert.resolved_on = as_of
-        alert.resolved_at = timezone.now()
-        alert.resolution = reason[:200]
-        audited_save(alert, by=by, reason=f"Resolved: {reason}"[:100])
+        alert.resolved_at = now
+        alert.resolution = resolution.reason
+        alert._change_reason = f"Resolved: {resolution.reason}"[:CHANGE_REASON_MAX_CHARS]  # type: ignore[attr-defined]
+        changed.append(alert)
+    for refresh in plan.refreshes:
+        alert = alerts[refresh.alert_id]
+        if refresh.reopen:
+            alert.status = AlertStatus.OPEN
+        alert.due_on = refresh.due_on
+        alert._change_reason = refresh.reason  # type: ignore[attr-defined]
+        changed.append(alert)
+    for alert in changed:
+        alert.version += 1
+        alert._history_user = by  # type: ignore[attr-defined]
+    if changed:
+        bulk_update_with_history(changed, Alert, _CHANGED_FIELDS, default_user=by)
 
 
-def _refresh(alert: Alert, want: WantedAlert, *, as_of: datetime.date, by: Any, result: ScanResult) -> bool:
-    """Reopen an expired snooze and keep the alert's date current; False when nothing moved."""
-    reasons = []
-    if alert.status == AlertStatus.SNOOZED and alert.snoozed_until is not None and alert.snoozed_until < as_of:
-        alert.status = AlertStatus.OPEN
-        reasons.append(f"Snooze ended on {alert.snoozed_until:%Y-%m-%d}: reopened")
-        result.reopened[alert.kind] += 1
-    if alert.due_on != want.due_on:
-        reasons.append(f"Date moved from {alert.due_on:%Y-%m-%d} to {want.due_on:%Y-%m-%d}")
-        alert.due_on = want.due_on
-        result.updated[alert.kind] += 1
-    if not reasons:
-        return False
-    with transaction.atomic():
-        audited_save(alert, by=by, reason="; ".join(reasons)[:100])
-    return True
-
-
-def _raise(want: WantedAlert, *, as_of: datetime.date, by: Any, result: ScanResult) -> None:
-    alert = Alert(
-        kind=want.kind,
-        pump_id=want.pump_id,
-        patient_id=want.patient_id,
-        due_on=want.due_on,
-        urgency=rules.URGENCY[want.kind],
-        raised_on=as_of,
-        refill_id=want.refill_id,
-    )
-    try:
-        with transaction.atomic():
-            audited_save(alert, by=by, reason=f"Raised by the alert scan as of {as_of:%Y-%m-%d}")
-            if want.kind == rules.PAST_ALARM_DATE:
-                result.notification_ids.extend(immediate_queue(alert, as_of=as_of))
-    except (IntegrityError, ValidationError) as error:
-        # Another scan raised the same alert a moment ago: the constraint kept it single.
-        logger.info("Alert %s for pump %s already raised: %s", want.kind, want.pump_id, error)
-        return
-    result.raised[want.kind] += 1
-    result.new_alert_ids.append(alert.pk)
+def _raise_alerts(raises: list[WantedAlert], *, as_of: datetime.date, by: Any) -> list[Alert]:
+    """New alerts: one INSERT and one history INSERT. Applied after the resolutions."""
+    reason = f"Raised by the alert scan as of {as_of:%Y-%m-%d}"
+    alerts = []
+    for want in raises:
+        alert = Alert(
+            kind=want.kind,
+            pump_id=want.pump_id,
+            patient_id=want.patient_id,
+            due_on=want.due_on,
+            urgency=rules.URGENCY[want.kind],  # what Alert.clean() checks; a bulk insert skips clean()
+            raised_on=as_of,
+            refill_id=want.refill_id,
+        )
+        alert._history_user = by  # type: ignore[attr-defined]
+        alert._change_reason = reason  # type: ignore[attr-defined]
+        alerts.append(alert)
+    if not alerts:
+        return []
+    return list(bulk_create_with_history(alerts, Alert, default_user=by, default_change_reason=reason))
 
 
 # --------------------------------------------------------------------------

@@ -3,6 +3,7 @@ services, selectors and ``alerts.reports``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -10,18 +11,21 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from access_log.models import AccessChannel
 from access_log.recording import record_report_access
-from alerts import reports, selectors, services
+from alerts import reports, rules, selectors, services
 from alerts.forms import AcknowledgeForm, AlertFilterForm, BatteryReportForm, OverdueRefillsForm, SnoozeForm
 from alerts.jobs import task_enqueue
 from alerts.models import Alert
 from alerts.notifications import notifications_failed
+from pumps.selectors import SECTION_KEYS
+from spasticity.lists import WHO_CHOICES, page_numbers, whose
 from spasticity.params import parse_date_param, parse_days_param
 from spasticity.redirects import safe_next_url
 from spasticity.roles import PERMS, Role, roles_of
@@ -36,12 +40,20 @@ ALERTS_PER_PAGE = 50
 
 
 def worklist(request: HttpRequest) -> HttpResponse:
-    """A nurse's home page: her refills, visits and alerts; ``?scope=all`` shows every nurse's."""
+    """A nurse's home page: her refills, visits and alerts, grouped by urgency with their counts,
+    one page per group. ``?who=mine|unassigned|all`` (a nurse starts on ``mine``, others on
+    ``all``); ``?page_<group>=N`` pages one group (an alert kind, ``refills``, ``visits``)."""
     is_nurse = Role.PUMP_NURSE in roles_of(request.user)
-    scope = "all" if request.GET.get("scope") == "all" or not is_nurse else "mine"
-    nurse_id = int(request.user.pk) if scope == "mine" else None  # type: ignore[arg-type]
-    data = selectors.worklist(today=clinic_today(), nurse_id=nurse_id)
-    return render(request, "alerts/worklist.html", {"worklist": data, "scope": scope, "is_nurse": is_nurse})
+    who = whose(request.GET.get("who"), user_id=int(request.user.pk), is_nurse=is_nurse)  # type: ignore[arg-type]
+    groups = [*rules.KINDS_BY_URGENCY, *SECTION_KEYS]
+    data = selectors.worklist(
+        today=clinic_today(),
+        nurse_id=who.nurse_id,
+        unassigned=who.unassigned,
+        pages=page_numbers(request.GET, groups),
+    )
+    context = {"worklist": data, "who": who.who, "who_choices": WHO_CHOICES, "is_nurse": is_nurse}
+    return render(request, "alerts/worklist.html", context)
 
 
 def alert_list(request: HttpRequest) -> HttpResponse:
@@ -191,11 +203,33 @@ def reports_index(request: HttpRequest) -> HttpResponse:
     return render(request, "alerts/reports_index.html", {"today": clinic_today()})
 
 
-def _csv_response(request: HttpRequest, text: str, filename: str) -> HttpResponse:
+def _csv_response(request: HttpRequest, lines: Iterable[str], filename: str) -> StreamingHttpResponse:
+    """The report's CSV, streamed line by line (the rows are already read: the query runs before the first byte)."""
     record_report_access(request, channel=AccessChannel.CSV)
-    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+REPORT_ROWS_PER_PAGE = 50
+
+
+def _report_context(
+    request: HttpRequest, rows: list[dict[str, Any]], columns: Any, *, paginate: bool
+) -> dict[str, Any]:
+    """The table of one page of rows (the print view: every row), with the total and the filters for the links."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    page = Paginator(rows, REPORT_ROWS_PER_PAGE).get_page(request.GET.get("page")) if paginate else None
+    shown = page.object_list if page is not None else rows
+    return {
+        "rows": rows,
+        "total": len(rows),
+        "page": page,
+        "columns": [label for label, _ in columns],
+        "table": list(zip(shown, reports.table(shown, columns), strict=True)),
+        "query": query.urlencode(),
+    }
 
 
 REPORT_PARAM_LABELS = {"as_of": "As of", "within_days": "Within (days)"}
@@ -219,52 +253,44 @@ def _report_query_refused(request: HttpRequest, *, window: bool = False) -> Http
     return None
 
 
-def _overdue(request: HttpRequest) -> tuple[OverdueRefillsForm, dict[str, Any], list[reports.OverdueRefillRow]]:
+def _overdue(request: HttpRequest) -> tuple[OverdueRefillsForm, dict[str, Any], list[dict[str, Any]]]:
     form = OverdueRefillsForm(request.GET or None)
-    filters = form.filters(today=clinic_today())
-    return form, filters, reports.overdue_refills(**filters)
+    today = clinic_today()
+    filters = form.filters(today=today)
+    return form, filters, reports.overdue_refills(**filters, today=today)
 
 
-def overdue_refills(request: HttpRequest, variant: str = "page") -> HttpResponse:
+def overdue_refills(request: HttpRequest, variant: str = "page") -> HttpResponseBase:
     if refused := _report_query_refused(request):
         return refused
     form, filters, rows = _overdue(request)
     if variant == "csv":
         return _csv_response(
-            request, reports.csv_text(rows, reports.OVERDUE_COLUMNS), f"overdue-refills-{filters['as_of']:%Y-%m-%d}.csv"
+            request,
+            reports.csv_lines(rows, reports.OVERDUE_COLUMNS),
+            f"overdue-refills-{filters['as_of']:%Y-%m-%d}.csv",
         )
-    context = {
-        "form": form,
-        "filters": filters,
-        "rows": rows,
-        "columns": [label for label, _ in reports.OVERDUE_COLUMNS],
-        "table": list(zip(rows, reports.table(rows, reports.OVERDUE_COLUMNS), strict=True)),
-        "query": request.GET.urlencode(),
-    }
+    context = {"form": form, "filters": filters}
+    context |= _report_context(request, rows, reports.OVERDUE_COLUMNS, paginate=variant != "print")
     template = "alerts/overdue_refills_print.html" if variant == "print" else "alerts/overdue_refills.html"
     return render(request, template, context)
 
 
-def battery_end_of_life(request: HttpRequest, variant: str = "page") -> HttpResponse:
+def battery_end_of_life(request: HttpRequest, variant: str = "page") -> HttpResponseBase:
     if refused := _report_query_refused(request, window=True):
         return refused
     form = BatteryReportForm(request.GET or None)
-    filters = form.filters(today=clinic_today(), default_days=int(settings.CLINIC["BATTERY_WARNING_DAYS"]))
-    rows = reports.battery_end_of_life(**filters)
+    today = clinic_today()
+    filters = form.filters(today=today, default_days=int(settings.CLINIC["BATTERY_WARNING_DAYS"]))
+    rows = reports.battery_end_of_life(**filters, today=today)
     if variant == "csv":
         return _csv_response(
             request,
-            reports.csv_text(rows, reports.BATTERY_COLUMNS),
+            reports.csv_lines(rows, reports.BATTERY_COLUMNS),
             f"battery-end-of-life-{filters['as_of']:%Y-%m-%d}.csv",
         )
-    context = {
-        "form": form,
-        "filters": filters,
-        "rows": rows,
-        "columns": [label for label, _ in reports.BATTERY_COLUMNS],
-        "table": list(zip(rows, reports.table(rows, reports.BATTERY_COLUMNS), strict=True)),
-        "query": request.GET.urlencode(),
-    }
+    context = {"form": form, "filters": filters}
+    context |= _report_context(request, rows, reports.BATTERY_COLUMNS, paginate=variant != "print")
     template = "alerts/battery_print.html" if variant == "print" else "alerts/battery.html"
     return render(request, template, context)
 

@@ -332,7 +332,13 @@ class PumpModelForm(AuditedModelForm):
 
 
 class NurseChoiceForm(forms.Form):
-    nurse = forms.ModelChoiceField(queryset=User.objects.none(), required=False, empty_label="All nurses")
+    nurse = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="All nurses",
+        # Today's list renders the bare select (crispy costs ~10 ms a page); the schedule uses the helper.
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -7,15 +7,17 @@ loads its records once and asks ``pumps.dosing`` for today's volume and the char
 from __future__ import annotations
 
 import datetime
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Q
+from django.db.models import BooleanField, Case, CharField, Count, ExpressionWrapper, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce
 
-from alerts.overdue import OVERDUE, PAST_ALARM, overdue_status
+from alerts.overdue import NO_PROJECTION, OVERDUE, PAST_ALARM, overdue_status_sql
 from pumps import dosing
 from pumps.models import DoseChange, Pump, Refill, Surgery
 from pumps.projection import (
@@ -30,6 +32,7 @@ from pumps.projection import (
     stored_state,
 )
 from spasticity.clinic import dosing_settings
+from spasticity.lists import GROUP_PAGE_SIZE, GroupPage, page_slice
 
 # The chart shows at most this many days of one fill (a fill lasts 180 days at most).
 CHART_DAYS_PER_FILL_LIMIT = 400
@@ -235,83 +238,220 @@ class WorkItem:
         return self.pump.patient
 
 
-URGENCY = {"past_alarm": 0, "no_projection": 1, "overdue": 2, "missed": 3, "today": 4, "this_week": 5}
+TODAY = "today"
+THIS_WEEK = "this_week"
+MISSED = "missed"
+URGENCY = {PAST_ALARM: 0, NO_PROJECTION: 1, OVERDUE: 2, MISSED: 3, TODAY: 4, THIS_WEEK: 5}
+
+# The sections of the nurse's list in the order the page shows them, each with its
+# statuses most urgent first: a pump with no alarm date first (nothing else warns
+# about it), then the refills, then the titration visits.
+NO_PROJECTION_SECTION = "no_projection"
+REFILLS = "refills"
+VISITS = "visits"
+SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (NO_PROJECTION_SECTION, "Pumps with no alarm date on record", (NO_PROJECTION,)),
+    (REFILLS, "Refills", (PAST_ALARM, OVERDUE, TODAY, THIS_WEEK)),
+    (VISITS, "Titration visits", (MISSED, TODAY, THIS_WEEK)),
+)
+SECTION_KEYS = [key for key, _label, _statuses in SECTIONS]
+
+
+@dataclass(frozen=True)
+class WorkSection(GroupPage[WorkItem]):
+    """One section of the nurse's list: its count by status (most urgent first) and one page of rows."""
+
+    counts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass
 class NurseWorklist:
     today: datetime.date
     week_end_on: datetime.date
-    refills: list[WorkItem]
-    visits: list[WorkItem]
-    no_projection: list[WorkItem]
+    sections: list[WorkSection]
+
+    def section(self, key: str) -> WorkSection:
+        return next(section for section in self.sections if section.key == key)
+
+    @property
+    def refill_section(self) -> WorkSection:
+        return self.section(REFILLS)
+
+    @property
+    def visit_section(self) -> WorkSection:
+        return self.section(VISITS)
+
+    @property
+    def no_projection_section(self) -> WorkSection:
+        return self.section(NO_PROJECTION_SECTION)
+
+    @property
+    def refills(self) -> list[WorkItem]:
+        """This page's refills, most urgent first."""
+        return self.refill_section.rows
+
+    @property
+    def visits(self) -> list[WorkItem]:
+        return self.visit_section.rows
+
+    @property
+    def no_projection(self) -> list[WorkItem]:
+        return self.no_projection_section.rows
 
     @property
     def is_empty(self) -> bool:
-        return not (self.refills or self.visits or self.no_projection)
+        return not any(section.total for section in self.sections)
 
 
-def _implanted_pumps(nurse_id: int | None) -> Any:
+def _implanted_pumps(nurse_id: int | None, unassigned: bool = False) -> Any:
+    """Watched pumps of one nurse's patients, of the patients with no pump nurse, or of everyone."""
     pumps = Pump.objects.watched()
     if nurse_id is not None:
         pumps = pumps.filter(patient__assigned_nurse_id=nurse_id)
+    elif unassigned:
+        pumps = pumps.filter(patient__assigned_nurse__isnull=True)
     return pumps.select_related("patient", "patient__assigned_nurse", "model")
 
 
-def _refill_item(pump: Pump, today: datetime.date) -> WorkItem:
-    due_on = pump.refill_due_on
-    overdue = overdue_status(as_of=today, refill_due_on=due_on, alarm_date=pump.alarm_date)
-    if overdue in (PAST_ALARM, OVERDUE):
-        status = overdue
-    elif due_on == today or pump.next_refill_appointment_on == today:
-        status = "today"
-    else:
-        status = "this_week"
-    return WorkItem(pump, "refill", due_on, status, booked_on=pump.next_refill_appointment_on)
+def _section_filters(today: datetime.date, week_end_on: datetime.date) -> dict[str, Q]:
+    """Which pumps each section lists (a pump can be in both refills and visits)."""
+    booked_this_week = Q(next_refill_appointment_on__gte=today, next_refill_appointment_on__lte=week_end_on)
+    return {
+        NO_PROJECTION_SECTION: Q(alarm_date__isnull=True),
+        REFILLS: Q(alarm_date__isnull=False) & (Q(refill_due_on__lte=week_end_on) | booked_this_week),
+        VISITS: Q(next_visit_on__lte=week_end_on),
+    }
 
 
-def _visit_item(pump: Pump, today: datetime.date) -> WorkItem:
-    on = pump.next_visit_on
-    assert on is not None
-    status = "missed" if on < today else "today" if on == today else "this_week"
-    return WorkItem(pump, "visit", on, status)
+def _refill_status_sql(today: datetime.date) -> Coalesce:
+    """A listed refill's status: past alarm or overdue from ``overdue_status_sql`` (the
+    classifier the scan and the reports use), else due or booked today, else this week."""
+    due_today = Q(refill_due_on=today) | Q(next_refill_appointment_on=today)
+    return Coalesce(
+        overdue_status_sql(as_of=today),
+        Case(When(due_today, then=Value(TODAY)), default=Value(THIS_WEEK)),
+        output_field=CharField(),
+    )
 
 
-def nurse_worklist(*, today: datetime.date, nurse_id: int | None = None, days: int = 7) -> NurseWorklist:
-    """Refills and titration visits due today or in the coming week, most urgent first.
+def _visit_status_sql(today: datetime.date) -> Case:
+    return Case(
+        When(next_visit_on__lt=today, then=Value(MISSED)),
+        When(next_visit_on=today, then=Value(TODAY)),
+        default=Value(THIS_WEEK),
+        output_field=CharField(),
+    )
 
-    One query: it reads the pumps' stored columns (refill due, alarm date, booked
-    refill and visit dates), never their history. Overdue refills, pumps past their
-    alarm date and missed visits stay on the list until something is recorded.
+
+def _urgency_sql(status_field: str) -> Case:
+    """``URGENCY`` of a status annotation, for sorting in SQL."""
+    ranks = [When(**{status_field: status}, then=Value(rank)) for status, rank in URGENCY.items()]
+    return Case(*ranks, default=Value(len(URGENCY)), output_field=IntegerField())
+
+
+def _section_counts(pumps: Any, filters: dict[str, Q], today: datetime.date) -> Counter[tuple[str, str]]:
+    """Pumps per (section, status), from one grouped query: (refill status, visit status, no projection) → pumps."""
+    grouped = (
+        pumps.filter(filters[NO_PROJECTION_SECTION] | filters[REFILLS] | filters[VISITS])
+        .values(
+            refill=Case(When(filters[REFILLS], then=_refill_status_sql(today)), default=Value(None)),
+            visit=Case(When(filters[VISITS], then=_visit_status_sql(today)), default=Value(None)),
+            missing=ExpressionWrapper(filters[NO_PROJECTION_SECTION], output_field=BooleanField()),
+        )
+        .annotate(pumps=Count("pk"))
+        .order_by()
+    )
+    counts: Counter[tuple[str, str]] = Counter()
+    for row in grouped:
+        if row["missing"]:
+            counts[NO_PROJECTION_SECTION, NO_PROJECTION] += row["pumps"]
+        if row["refill"]:
+            counts[REFILLS, row["refill"]] += row["pumps"]
+        if row["visit"]:
+            counts[VISITS, row["visit"]] += row["pumps"]
+    return counts
+
+
+# What a row of the list shows, and no more: the columns of 25 rows, not of every field.
+WORK_ROW_FIELDS = (
+    "patient_id",
+    "serial_number",
+    "alarm_date",
+    "refill_due_on",
+    "next_refill_appointment_on",
+    "next_visit_on",
+    "current_daily_dose_mcg",
+    "patient__family_name",
+    "patient__given_name",
+    "patient__mrn",
+    "patient__assigned_nurse__username",
+    "patient__assigned_nurse__first_name",
+    "patient__assigned_nurse__last_name",
+)
+
+
+def _refill_item(pump: Pump) -> WorkItem:
+    status = pump.work_status  # type: ignore[attr-defined]
+    return WorkItem(pump, "refill", pump.refill_due_on, status, booked_on=pump.next_refill_appointment_on)
+
+
+def _visit_item(pump: Pump) -> WorkItem:
+    return WorkItem(pump, "visit", pump.next_visit_on, pump.work_status)  # type: ignore[attr-defined]
+
+
+def _no_projection_item(pump: Pump) -> WorkItem:
+    return WorkItem(pump, "no_projection", None, NO_PROJECTION)
+
+
+def _section_rows(pumps: Any, key: str, filter_q: Q, today: datetime.date, start: int, end: int) -> list[WorkItem]:
+    """One page of one section, most urgent first, then by date and family name (one query)."""
+    rows = pumps.filter(filter_q).select_related(None).select_related("patient", "patient__assigned_nurse")
+    rows = rows.only(*WORK_ROW_FIELDS)
+    if key == REFILLS:
+        rows = rows.annotate(work_status=_refill_status_sql(today))
+        rows = rows.order_by(_urgency_sql("work_status"), "refill_due_on", "patient__family_name", "pk")
+        return [_refill_item(pump) for pump in rows[start:end]]
+    if key == VISITS:
+        rows = rows.annotate(work_status=_visit_status_sql(today))
+        rows = rows.order_by(_urgency_sql("work_status"), "next_visit_on", "patient__family_name", "pk")
+        return [_visit_item(pump) for pump in rows[start:end]]
+    rows = rows.order_by("patient__family_name", "pk")
+    return [_no_projection_item(pump) for pump in rows[start:end]]
+
+
+def nurse_worklist(
+    *,
+    today: datetime.date,
+    nurse_id: int | None = None,
+    unassigned: bool = False,
+    days: int = 7,
+    pages: Mapping[str, int] | None = None,
+    page_size: int = GROUP_PAGE_SIZE,
+) -> NurseWorklist:
+    """Refills and titration visits due today or in the coming week, most urgent first,
+    in sections with their counts and one page of rows each.
+
+    Reads the pumps' stored columns (refill due, alarm date, booked refill and visit
+    dates), never their history, in a fixed number of queries whatever the caseload:
+    one aggregate for the counts, then one sliced query per section that has rows.
+    Overdue refills, pumps past their alarm date and missed visits stay on the list
+    until something is recorded.
+
+    ``nurse_id`` keeps one nurse's patients, ``unassigned`` the patients with no pump
+    nurse; ``pages`` names the page each section shows (``{"refills": 2}``), 1 by default.
     """
     week_end_on = today + datetime.timedelta(days=days - 1)
-    booked = Q(next_refill_appointment_on__gte=today, next_refill_appointment_on__lte=week_end_on)
-    pumps = _implanted_pumps(nurse_id).filter(
-        Q(refill_due_on__lte=week_end_on) | booked | Q(next_visit_on__lte=week_end_on) | Q(alarm_date__isnull=True)
-    )
-    refills: list[WorkItem] = []
-    visits: list[WorkItem] = []
-    no_projection: list[WorkItem] = []
-    for pump in pumps:
-        if pump.alarm_date is None:
-            no_projection.append(WorkItem(pump, "no_projection", None, "no_projection"))
-        elif (pump.refill_due_on and pump.refill_due_on <= week_end_on) or (
-            pump.next_refill_appointment_on and today <= pump.next_refill_appointment_on <= week_end_on
-        ):
-            refills.append(_refill_item(pump, today))
-        if pump.next_visit_on and pump.next_visit_on <= week_end_on:
-            visits.append(_visit_item(pump, today))
-
-    def by_urgency(item: WorkItem) -> tuple[int, datetime.date, str]:
-        return URGENCY[item.status], item.on or today, item.pump.patient.family_name
-
-    return NurseWorklist(
-        today=today,
-        week_end_on=week_end_on,
-        refills=sorted(refills, key=by_urgency),
-        visits=sorted(visits, key=by_urgency),
-        no_projection=no_projection,
-    )
+    pumps = _implanted_pumps(nurse_id, unassigned)
+    filters = _section_filters(today, week_end_on)
+    counts = _section_counts(pumps, filters, today)
+    sections = []
+    for key, label, statuses in SECTIONS:
+        by_status = tuple((status, counts[key, status]) for status in statuses)
+        total = sum(n for _status, n in by_status)
+        number, start, end = page_slice((pages or {}).get(key, 1), total, page_size)
+        rows = _section_rows(pumps, key, filters[key], today, start, end) if total else []
+        sections.append(WorkSection(key, label, total, number, page_size, rows, counts=by_status))
+    return NurseWorklist(today=today, week_end_on=week_end_on, sections=sections)
 
 
 @dataclass(frozen=True)

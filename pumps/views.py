@@ -30,6 +30,7 @@ from pumps.forms import (
 )
 from pumps.models import DoseChange, Pump, PumpModel, Refill, Surgery
 from pumps.services import FillDetails
+from spasticity.lists import ALL, WHO_CHOICES, Whose, chosen_nurse, page_numbers, whose
 from spasticity.roles import PERMS, Role, roles_of
 from spasticity.timeutil import clinic_today
 from spasticity.views import AuditedCreateView, AuditedUpdateView
@@ -60,14 +61,37 @@ def _chosen_nurse_id(request: HttpRequest, form: NurseChoiceForm) -> int | None:
     return None
 
 
+def _chosen_whose(request: HttpRequest, form: NurseChoiceForm, *, is_nurse: bool) -> Whose:
+    """Whose pumps today's list shows: the nurse picked by name, else ``?who=`` (a nurse's own
+    patients by default, everyone's for the other roles; "All nurses" in the form is ``all``)."""
+    user_id = int(request.user.pk)  # type: ignore[arg-type]
+    if form.is_bound and form.is_valid() and form.cleaned_data["nurse"]:
+        return chosen_nurse(int(form.cleaned_data["nurse"].pk), user_id=user_id)
+    value = request.GET.get("who") or (ALL if "nurse" in request.GET else None)
+    return whose(value, user_id=user_id, is_nurse=is_nurse)
+
+
 def nurse_today(request: HttpRequest) -> HttpResponse:
-    """A pump nurse's day: refills and titration visits due today and this week."""
-    form = NurseChoiceForm(request.GET or None)
-    nurse_id = _chosen_nurse_id(request, form)
-    if nurse_id is not None and not form.is_bound:
-        form = NurseChoiceForm(initial={"nurse": nurse_id})
-    worklist = selectors.nurse_worklist(today=clinic_today(), nurse_id=nurse_id)
-    return render(request, "pumps/nurse_today.html", {"worklist": worklist, "form": form, "nurse_id": nurse_id})
+    """A pump nurse's day: refills and titration visits due today and this week, in sections
+    with their counts, one page each (``?page_refills=N``, ``?page_visits=N``, ``?page_no_projection=N``).
+    ``?who=mine|unassigned|all`` or ``?nurse=<id>`` says whose patients."""
+    is_nurse = Role.PUMP_NURSE in roles_of(request.user)
+    who = _chosen_whose(request, NurseChoiceForm(request.GET or None), is_nurse=is_nurse)
+    worklist = selectors.nurse_worklist(
+        today=clinic_today(),
+        nurse_id=who.nurse_id,
+        unassigned=who.unassigned,
+        pages=page_numbers(request.GET, selectors.SECTION_KEYS),
+    )
+    context = {
+        "worklist": worklist,
+        "form": NurseChoiceForm(initial={"nurse": who.nurse_id}),
+        "nurse_id": who.nurse_id,
+        "who": who.who,
+        "who_choices": WHO_CHOICES,
+        "is_nurse": is_nurse,
+    }
+    return render(request, "pumps/nurse_today.html", context)
 
 
 def titration_schedule(request: HttpRequest) -> HttpResponse:

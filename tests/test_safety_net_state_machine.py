@@ -913,7 +913,7 @@ class ClinicDays(RuleBasedStateMachine):
         pumps = self.all_pumps()
         expected = {p.pk for p in pumps if is_implanted(p) and not p.patient.is_voided}
         assert set(Pump.objects.watched().values_list("pk", flat=True)) == expected
-        report = {row.pump_id: row.status for row in overdue_refills(as_of=self.today)}
+        report = {row["pump"]: row["status"] for row in overdue_refills(as_of=self.today)}
         due = {p.pk: report_status(p, self.today) for p in pumps if p.pk in expected}
         assert report == {pk: status for pk, status in due.items() if status is not None}
         statuses = list(report.values())

@@ -1,4 +1,4 @@
-"""A real Celery worker on Redis (not eager mode) runs the scan and the digest.
+"""A real Celery worker on Redis (not eager mode) runs the fanned-out scan and the digest.
 
 The worker runs in a thread of this process with its own database connection, so the
 test data must be committed (``transaction=True``), and the locmem outbox it writes to
@@ -9,6 +9,7 @@ suite's own, so no other worker takes these tasks.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +17,7 @@ import redis
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
 
-from alerts.models import Alert, Notification
+from alerts.models import Alert, JobRun, Notification
 from alerts.tasks import alert_scan_task, nurse_digest_task
 from tests.alerts.conftest import celery_connected_to
 from tests.factories import PatientFactory, PumpFactory
@@ -41,21 +42,41 @@ def celery_worker_live(django_db_blocker) -> Iterator[None]:
         yield
 
 
+def wait_for_run(run_id: int, timeout_s: float = 30) -> JobRun:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = JobRun.objects.get(pk=run_id)
+        if run.is_finished:
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"the scan's chunks did not all finish within {timeout_s} s: {run.chunks_done}")
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_runs_the_scan_and_the_digest(celery_worker_live, nurse, surgeon):
+def test_a_real_worker_runs_the_fanned_out_scan_and_the_digest(celery_worker_live, nurse, surgeon, settings):
+    settings.CLINIC = {**settings.CLINIC, "SCAN_CHUNK_PUMPS": 1}  # one pump id per chunk: several chunks
     past_alarm = PumpFactory(patient=PatientFactory(assigned_nurse=nurse), by=surgeon)  # alarm 2024-06-15
     due_soon = PumpFactory(patient=PatientFactory(assigned_nurse=nurse), by=surgeon, implanted_on=dt.date(2024, 2, 1))
+    quiet = PumpFactory(patient=PatientFactory(assigned_nurse=nurse), by=surgeon, implanted_on=dt.date(2024, 5, 1))
 
-    scanned = alert_scan_task.delay(as_of="2024-06-16").get(timeout=30)
+    fanned_out = alert_scan_task.delay(as_of="2024-06-16").get(timeout=30)
 
-    assert scanned == {"changes": 2, "raised": 2, "resolved": 0}
+    assert fanned_out["chunks"] == 3
+    run = wait_for_run(fanned_out["run"])
+    assert sorted(run.chunks_done) == sorted(p.pk for p in (past_alarm, due_soon, quiet))
+    assert (run.counts["raised"], run.counts["resolved"], run.counts["notifications"]) == (2, 0, 1)
     assert {(a.pump_id, a.kind, a.status) for a in Alert.objects.all()} == {
         (past_alarm.pk, "past_alarm_date", "open"),
         (due_soon.pk, "refill_due_soon", "open"),
     }
     assert Alert.objects.get(pump=past_alarm).history.get().history_user.username == "itb-system"
     immediate = Notification.objects.get(kind="immediate")
-    assert (immediate.status, immediate.attempts) == ("sent", 1)  # the worker sent it after the scan
+    for _ in range(50):  # the chunk's task sends it right after its commit
+        immediate.refresh_from_db()
+        if immediate.status == "sent":
+            break
+        time.sleep(0.1)
+    assert (immediate.status, immediate.attempts) == ("sent", 1)
 
     digested = nurse_digest_task.delay(as_of="2024-06-16").get(timeout=30)
 

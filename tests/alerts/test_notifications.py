@@ -201,6 +201,7 @@ def test_two_digest_workers_racing_send_each_notification_once(nurse, second_nur
     for _ in range(3):
         PumpFactory(patient=PatientFactory(assigned_nurse=nurse), by=surgeon)
     PumpFactory(patient=PatientFactory(assigned_nurse=second_nurse), by=surgeon)
+    alert_scan_task(as_of=AS_OF.isoformat())  # the digest sends what the scan stored
     start = threading.Barrier(2)
     errors: list[BaseException] = []
 

@@ -7,15 +7,14 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.db import IntegrityError, transaction
 
 from alerts.models import Alert, Notification
 from alerts.services import alert_scan, system_user
 from pumps.models import Pump
 from pumps.services import SurgeryDetails, pump_explant, pump_replace
 from spasticity.audit import void_record
-from tests.alerts.conftest import ALARM_ON, DUE_ON, bulk_alerts, bulk_pumps
+from tests.alerts.conftest import ALARM_ON, DUE_ON, bulk_alerts
 from tests.factories import PatientFactory, PumpFactory, RefillFactory
 
 pytestmark = pytest.mark.django_db
@@ -266,26 +265,6 @@ def test_the_database_keeps_one_unresolved_alert_per_pump_and_kind(pump_of):
         kind="refill_overdue", pump=pump, patient=pump.patient, due_on=DUE_ON, urgency=2, raised_on=DUE_ON
     )
     assert Alert.objects.filter(pump=pump).count() == 2
-
-
-def scan_queries(as_of: dt.date) -> int:
-    by = system_user()
-    with CaptureQueriesContext(connection) as queries:
-        result = alert_scan(as_of=as_of, by=by)
-    assert result.changes == 0
-    return len(queries)
-
-
-def test_the_scan_reads_in_a_fixed_number_of_queries_for_10_and_1000_pumps():
-    as_of = dt.date(2024, 6, 10)
-    pumps = bulk_pumps(10)
-    bulk_alerts(pumps, kind="refill_overdue", due_on=DUE_ON, raised_on=as_of)
-    assert scan_queries(as_of) == 3  # candidate pumps, latest flagged refills, unresolved alerts
-
-    more = bulk_pumps(990)
-    bulk_alerts(more, kind="refill_overdue", due_on=DUE_ON, raised_on=as_of)
-    assert Alert.objects.unresolved().count() == 1000
-    assert scan_queries(as_of) == 3
 
 
 def test_run_alert_scan_runs_the_scan_for_a_given_date(pump_of, capsys):

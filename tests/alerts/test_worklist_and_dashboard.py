@@ -99,7 +99,7 @@ def test_the_worklist_shows_todays_work_and_the_alerts_by_urgency(client_as, nur
     assert "SILVA" in visits and "Today" in visits
     assert f'href="{reverse("pumps:detail", args=[past.pk])}"' in html  # one click to the pump
 
-    everyone = client_as(nurse).get(reverse("alerts:worklist"), {"scope": "all"}).content.decode()
+    everyone = client_as(nurse).get(reverse("alerts:worklist"), {"who": "all"}).content.decode()
     assert "ZED" in everyone.split('data-testid="worklist-alerts"')[1].split("</table>")[0]
     assert others.pk
 
@@ -130,8 +130,12 @@ def test_the_worklist_keeps_a_fixed_number_of_queries_for_10_and_1000_pumps(clie
     add(990)
     large = worklist_queries(client)
     html = client.get(reverse("alerts:worklist")).content.decode()
-    assert html.count('data-alert-kind="refill_overdue"') == 1000
-    assert small == large == 12  # session, user, roles, permissions… the pumps, the alerts
+    # One page of each group (issue 10): the count says 1000, the page shows the first 25.
+    assert html.count('data-alert-kind="refill_overdue"') == 25
+    assert 'data-kind="refill_overdue"><a href="#group-refill_overdue">Refill overdue</a>' in html
+    assert "1–25 of 1000" in html
+    # session, user, roles, permissions…; the pumps' counts and two sections; the alerts' counts and rows
+    assert small == large == 15
 
 
 def test_refills_on_time_compare_each_refill_with_the_due_date_in_force_before_it(nurse, surgeon):

@@ -535,7 +535,7 @@ def test_todays_list_and_the_schedule_make_fixed_queries_whatever_the_history(cl
     assert len(client.get(reverse("pumps:today")).context["worklist"].refills) == 4
     assert count_queries(client, reverse("pumps:today")) == today_2
     assert count_queries(client, reverse("pumps:schedule")) == schedule_2
-    assert today_2 <= 12
+    assert today_2 <= 13  # one more than before issue 10: the sections are counted in their own query
 
 
 def test_the_titration_schedule_lists_upcoming_visits_per_nurse(client_as, surgeon, nurse, administrator):
