@@ -8,6 +8,9 @@ checked here too, so the page and the API agree.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -16,11 +19,36 @@ from django.db.models import QuerySet
 
 from spasticity.roles import Role
 
+# Permissions that, while a ``permission_granted_by`` block runs, stand in for any other.
+_standing_in: ContextVar[frozenset[str]] = ContextVar("permissions_standing_in", default=frozenset())
+
+
+@contextmanager
+def permission_granted_by(permission: str) -> Iterator[None]:
+    """Inside this block, holding ``permission`` satisfies every ``require_permission``.
+
+    One use: the caseload import (``imports.services``). Its own permission stands in for
+    each record's (spec section 8: a nurse's import may record the historical implant, which
+    ``pump_implant`` otherwise keeps for surgeons and doctors). The acting user must still
+    hold ``permission`` itself, checked at each call, so a user without it gains nothing;
+    the block ends with the import (a context variable, so other requests never see it).
+    Voiding is not covered: ``void_record`` checks its own permission directly.
+    """
+    token = _standing_in.set(_standing_in.get() | {permission})
+    try:
+        yield
+    finally:
+        _standing_in.reset(token)
+
 
 def require_permission(by: Any, permission: str, message: str = "Your role does not allow this.") -> None:
-    """Refuse the action unless ``by`` holds ``permission`` (an inactive account holds none)."""
-    if by is None or not by.has_perm(permission):
+    """Refuse the action unless ``by`` holds ``permission`` (an inactive account holds none),
+    or holds a permission standing in for it (``permission_granted_by``)."""
+    if by is None:
         raise PermissionDenied(message)
+    if by.has_perm(permission) or any(by.has_perm(standing_in) for standing_in in _standing_in.get()):
+        return
+    raise PermissionDenied(message)
 
 
 def staff_with_role(*roles: Role) -> QuerySet[User]:

@@ -4,6 +4,8 @@ from django.urls import include, path
 from rest_framework import routers
 
 import alerts.api
+import imports.api
+import interop.api
 import patients.api
 import pumps.api
 import trials.api
@@ -19,5 +21,7 @@ alerts.api.register(router)
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api_token"),
     *alerts.api.report_urlpatterns(),
+    *interop.api.urlpatterns(),
+    *imports.api.urlpatterns(),
     path("", include(router.urls)),
 ]

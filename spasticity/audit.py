@@ -7,7 +7,9 @@ that a save based on a stale copy is refused (optimistic concurrency, as in Opal
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -29,10 +31,36 @@ class StaleEditError(ValidationError):
         super().__init__({"version": [STALE_EDIT_MESSAGE]})
 
 
+# The cause of every write in a block (e.g. "Imported from caseload.csv"), put before each reason.
+_reason_source: ContextVar[str] = ContextVar("audit_reason_source", default="")
+
+
+@contextmanager
+def change_reasons_from(source: str) -> Iterator[None]:
+    """Inside this block every history row's reason starts with ``source``.
+
+    The caseload import calls the ordinary services, which give their own reasons
+    ("First fill"); the history must also say the row came from the import, so the reason
+    becomes "Imported from caseload.csv: First fill".
+    """
+    token = _reason_source.set(source)
+    try:
+        yield
+    finally:
+        _reason_source.reset(token)
+
+
+def _with_source(reason: str) -> str:
+    source = _reason_source.get()
+    if not source or reason.startswith(source):
+        return reason
+    return f"{source}: {reason}" if reason else source
+
+
 def audited_save(record: ClinicalRecord, *, by: Any, reason: str = "", bump_version: bool = True) -> None:
     """Save ``record`` with its history row attributed to ``by`` and explained by ``reason``."""
     record._history_user = by  # type: ignore[attr-defined]
-    record._change_reason = reason or None  # type: ignore[attr-defined]
+    record._change_reason = _with_source(reason) or None  # type: ignore[attr-defined]
     if bump_version and record.pk is not None:
         record.version += 1
     record.full_clean()

@@ -64,6 +64,9 @@ CAPABILITIES: tuple[Capability, ...] = (
     # Clinical: battery life and reservoir sizes move every pump's dates (spec section 1).
     _cap("edit_pump_catalogue", "Edit the pump model catalogue", DOCTOR),
     _cap("schedule_visit", "Schedule visits", DOCTOR, NURSE, ADMIN),
+    # The import records implants, programs and fills (clinical values): not the administrator's.
+    # It stands in for each record's own permission (spasticity.access.permission_granted_by).
+    _cap("import_caseload", "Import a caseload spreadsheet", DOCTOR, NURSE),
 )
 
 
@@ -85,6 +88,7 @@ class PERMS:
     HANDLE_ALERT = "spasticity.handle_alert"
     EDIT_PUMP_CATALOGUE = "spasticity.edit_pump_catalogue"
     SCHEDULE_VISIT = "spasticity.schedule_visit"
+    IMPORT_CASELOAD = "spasticity.import_caseload"
 
 
 def roles_of(user: object) -> set[Role]:

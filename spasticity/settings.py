@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "pumps",
     "alerts",
     "access_log",
+    "interop",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -327,9 +329,20 @@ CLINIC = {
     "REFILL_DUE_SOON_DAYS": 14,
     "BATTERY_WARNING_DAYS": 180,
     "MAX_SNOOZE_DAYS": 30,
+    # The daily jobs (alert scan, projections refresh) work in chunks of this many pump
+    # ids, one transaction and one Celery task each, spread across the workers.
+    "SCAN_CHUNK_PUMPS": env.int("SCAN_CHUNK_PUMPS", default=2000),
 }
 # The name authenticator apps show beside the username.
 OTP_TOTP_ISSUER = CLINIC["NAME"]
+
+# FHIR export (interop): the clinic's own URIs. MRN_SYSTEM names the clinic's medical record
+# numbers (Patient.identifier.system); SYSTEM_BASE prefixes the clinic's local CodeSystems and
+# extensions, and seeds the export's stable resource ids, so two clinics never mint the same id.
+FHIR = {
+    "MRN_SYSTEM": env("FHIR_MRN_SYSTEM", default="https://itb-clinic.example/fhir/sid/mrn"),
+    "SYSTEM_BASE": env("FHIR_SYSTEM_BASE", default="https://itb-clinic.example/fhir"),
+}
 
 # The access log (who opened which patient's record) is kept this many days, then deleted
 # by the daily purge; 2920 days = 8 years, a common retention period for audit trails.

@@ -45,6 +45,7 @@ record_refill           x x . . .   refills: nurse
 handle_alert            x x . . x   alert handling: nurse and administrator
 edit_pump_catalogue     x . . . .   "the pump catalogue is clinical: the rehab doctor writes it"
 schedule_visit          x x . . x   scheduling: administrator; nurses book their refill and titration visits (sec. 7)
+import_caseload         x x . . .   "Rehab doctors and pump nurses import" (sec. 8): clinical values, not admin
 """
 
 
