@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -97,4 +98,22 @@ def scan_missing_message(*, now: datetime.datetime) -> str | None:
         f"No alert scan has completed since {local_since:%Y-%m-%d %H:%M}: {last}. "
         "Alerts and worklists may be out of date: check that the Celery workers and beat are running, "
         "or run the scan now."
+    )
+
+
+@dataclass(frozen=True)
+class JobsStatus:
+    """What the dashboard says about the daily jobs: their last runs, and whether the scan is missing."""
+
+    last_scan: JobRun | None
+    last_refresh: JobRun | None
+    scan_missing: str | None
+
+
+def jobs_status(*, now: datetime.datetime) -> JobsStatus:
+    """The last alert scan and projections refresh (finished or not), and the missing-scan warning. Three queries."""
+    return JobsStatus(
+        last_scan=last_run(JOB_ALERT_SCAN),
+        last_refresh=last_run(JOB_PROJECTIONS_REFRESH),
+        scan_missing=scan_missing_message(now=now),
     )

@@ -15,12 +15,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, Streami
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from access_log.models import AccessChannel
 from access_log.recording import record_report_access
 from alerts import reports, rules, selectors, services
 from alerts.forms import AcknowledgeForm, AlertFilterForm, BatteryReportForm, OverdueRefillsForm, SnoozeForm
+from alerts.job_runs import jobs_status
 from alerts.jobs import task_enqueue
 from alerts.models import Alert
 from alerts.notifications import notifications_failed
@@ -145,7 +147,8 @@ def alert_snooze(request: HttpRequest, pk: int) -> HttpResponse:
 
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Administrators' overview (every role may read it, as every role runs every report)."""
-    return render(request, "alerts/dashboard.html", {"dashboard": selectors.dashboard(as_of=clinic_today())})
+    context = {"dashboard": selectors.dashboard(as_of=clinic_today()), "jobs": jobs_status(now=timezone.now())}
+    return render(request, "alerts/dashboard.html", context)
 
 
 @require_POST

@@ -512,17 +512,22 @@ class PumpDrift:
     fields: dict[str, tuple[object, object]]  # field: (stored, fresh)
 
 
-def projection_drift(*, model_id: int | None = None) -> list[PumpDrift]:
-    """Every pump (of one catalogue model) whose stored projection or current values
-    differ from a fresh recomputation.
+def projection_drift(
+    *, model_id: int | None = None, pump_ids: tuple[int, int] | None = None
+) -> list[PumpDrift]:
+    """Every pump (of one catalogue model, with an id in ``[low, high)``) whose stored
+    projection or current values differ from a fresh recomputation.
 
-    Reads every pump with its refills and dose changes (three queries) and recomputes
-    with ``pumps.dosing`` exactly as ``pump_recompute_projection`` does.
+    Reads the pumps with their refills and dose changes (three queries) and recomputes
+    with ``pumps.dosing`` exactly as ``pump_recompute_projection`` does. The id range
+    is one chunk of the daily refresh, which runs the chunks on several workers.
     """
     settings = dosing_settings()
     pumps = Pump.objects.select_related("model").prefetch_related("refills", "dose_changes").order_by("pk")
     if model_id is not None:
         pumps = pumps.filter(model_id=model_id)
+    if pump_ids is not None:
+        pumps = pumps.filter(pk__gte=pump_ids[0], pk__lt=pump_ids[1])
     drifts = []
     for pump in pumps:
         fresh = pump_state(pump, list(pump.refills.all()), list(pump.dose_changes.all()), settings)

@@ -957,16 +957,23 @@ def _enqueue_projections_refresh(model_id: int) -> None:
     task_enqueue(projections_refresh_task, model_id=model_id)
 
 
-def pumps_refresh_projections(*, by: Any, model_id: int | None = None, today: datetime.date | None = None) -> int:
-    """Recompute the stored projection of every implanted pump (of one model) whose columns drifted.
+def pumps_refresh_projections(
+    *,
+    by: Any,
+    model_id: int | None = None,
+    today: datetime.date | None = None,
+    pump_ids: tuple[int, int] | None = None,
+) -> int:
+    """Recompute the stored projection of every pump (of one model, in one id range) whose columns drifted.
 
     Each pump is its own transaction; returns how many moved. The background job
-    behind a catalogue edit, and a daily safety net.
+    behind a catalogue edit, and a daily safety net (``pumps.tasks`` runs it one chunk
+    of pump ids per task).
     """
     from pumps.selectors import projection_drift
 
     moved = 0
-    for drift in projection_drift(model_id=model_id):
+    for drift in projection_drift(model_id=model_id, pump_ids=pump_ids):
         with transaction.atomic():
             _rederive(drift.pump, by=by, reason="Recomputed after a catalogue change", today=today)
         moved += 1

@@ -56,3 +56,17 @@ def test_the_app_serves_the_proxied_host_over_https_only():
     probe = services["web"]["healthcheck"]["test"][-1]
     assert "'X-Forwarded-Proto': 'https'" in probe
     assert "'Host': '${SITE_HOST:-localhost}'" in probe
+
+
+def test_the_workers_scale_out_as_replicas_while_beat_stays_one():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    worker = services["worker"]
+    # Compose fills ${WORKER_REPLICAS:-2} from .env: two workers unless the clinic says otherwise.
+    assert worker["deploy"]["replicas"] == "${WORKER_REPLICAS:-2}"
+    # Anything that names one container (a fixed container name, a published port, a fixed
+    # Celery node name) would stop a second replica from starting or from being told apart.
+    assert "container_name" not in worker and "ports" not in worker
+    assert " -n " not in worker["command"] and "--hostname" not in worker["command"]
+    # The replicas share one PostgreSQL and one broker: the chunks' locks and queue are those.
+    assert worker["environment"] == services["web"]["environment"]
+    assert services["beat"]["deploy"]["replicas"] == 1

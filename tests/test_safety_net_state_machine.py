@@ -62,6 +62,7 @@ from django.apps import apps
 from django.conf import settings as django_settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.test import override_settings
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -807,17 +808,21 @@ class ClinicDays(RuleBasedStateMachine):
         drifts = projection_drift()
         for drift in drifts:
             assert drift.pump.model_id == model.pk and set(drift.fields) == {"battery_end_of_service_on"}, drift
-        pumps_refresh_projections(by=self.system, model_id=model.pk, today=self.today)
+        # As the workers run it: one chunk of pump ids at a time (two ids a chunk here).
+        for low in range(0, max((p.pk for p in self.all_pumps()), default=0) + 1, 2):
+            pumps_refresh_projections(by=self.system, model_id=model.pk, today=self.today, pump_ids=(low, low + 2))
+        assert not projection_drift(), "every chunk together must leave no pump drifting"
         self.assert_alerts_follow([drift.pump.pk for drift in drifts], self.today)
 
     # --- alerts ---------------------------------------------------------------------
 
     # A week first: a run of nothing but scans then walks a pump past its alarm date.
-    @rule(days_later=st.sampled_from([7, 1, 0]))
-    def morning_scan(self, days_later: int) -> None:
-        """The 06:00 job, ``days_later`` days on (0: run again today)."""
+    @rule(days_later=st.sampled_from([7, 1, 0]), chunk_pumps=st.sampled_from([2000, 1, 2]))
+    def morning_scan(self, days_later: int, chunk_pumps: int) -> None:
+        """The 06:00 job, ``days_later`` days on (0: run again today), in chunks of ``chunk_pumps`` pump ids."""
         self.move_on(days_later)
-        changes = alert_scan(as_of=self.today, by=self.system).changes
+        with override_settings(CLINIC={**django_settings.CLINIC, "SCAN_CHUNK_PUMPS": chunk_pumps}):
+            changes = alert_scan(as_of=self.today, by=self.system).changes
         wanted = wanted_alerts(self.today)
         event(f"scan: {'some' if changes else 'no'} changes, {'some' if wanted else 'no'} alerts wanted")
         assert unresolved_alerts() == wanted

@@ -90,3 +90,28 @@ def test_a_real_worker_runs_the_fanned_out_scan_and_the_digest(celery_worker_liv
     # A second delivery of the digest (acks_late redelivery, a retry) sends nothing more.
     assert nurse_digest_task.delay(as_of="2024-06-16").get(timeout=30) == {"queued": 0, "sent": 0, "failed": 0}
     assert len(mail.outbox) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_fanned_out_projections_refresh(celery_worker_live, nurse, surgeon, settings):
+    from pumps.models import Pump
+    from pumps.tasks import projections_refresh_task
+
+    settings.CLINIC = {**settings.CLINIC, "SCAN_CHUNK_PUMPS": 1}  # one pump id per chunk: several chunks
+    pumps = [PumpFactory(patient=PatientFactory(assigned_nurse=nurse), by=surgeon) for _ in range(3)]
+    drifted = pumps[1]
+    # A stored date that no longer matches the records (a data fix gone wrong, say).
+    Pump.objects.filter(pk=drifted.pk).update(alarm_date=dt.date(2030, 1, 1))
+
+    fanned_out = projections_refresh_task.delay().get(timeout=30)
+
+    assert fanned_out["chunks"] == 3
+    run = wait_for_run(fanned_out["run"])
+    assert (run.job, sorted(run.chunks_done), run.counts) == (
+        "projections_refresh",
+        sorted(p.pk for p in pumps),
+        {"moved": 1},
+    )
+    drifted.refresh_from_db()
+    assert drifted.alarm_date == dt.date(2024, 6, 15)
+    assert drifted.history.first().history_change_reason == "Recomputed after a catalogue change"

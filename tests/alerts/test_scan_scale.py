@@ -93,7 +93,9 @@ def test_resolutions_and_date_moves_keep_one_history_row_each_with_its_reason(on
 @pytest.mark.django_db
 def test_a_scan_in_chunks_changes_what_a_one_chunk_scan_does_and_records_its_run(settings, nurse):
     # Each past-alarm alert emails the patient's pump nurse.
-    pumps = bulk_pumps(40, nurse=nurse) + bulk_pumps(20, nurse=nurse, refill_due_on=dt.date(2024, 5, 1), alarm_date=dt.date(2024, 5, 8))
+    pumps = bulk_pumps(40, nurse=nurse) + bulk_pumps(
+        20, nurse=nurse, refill_due_on=dt.date(2024, 5, 1), alarm_date=dt.date(2024, 5, 8)
+    )
     settings.CLINIC = {**settings.CLINIC, "SCAN_CHUNK_PUMPS": 7}
     chunks = pump_chunks()
     assert chunks == sorted({pump.pk // 7 for pump in pumps}) and len(chunks) >= 8

@@ -202,4 +202,4 @@ def test_the_dashboard_counts_the_caseload_refills_on_time_and_alerts_by_kind(cl
     with CaptureQueriesContext(connection) as queries:
         html = client.get(reverse("alerts:dashboard")).content.decode()
     assert 'data-testid="refills-on-time"' in html and "Run the alert scan now" in html
-    assert len(queries) == 13  # session, user, roles, permissions… and four for the dashboard itself
+    assert len(queries) == 16  # session, user, roles, permissions…, four for the dashboard, three for the jobs
