@@ -512,9 +512,7 @@ class PumpDrift:
     fields: dict[str, tuple[object, object]]  # field: (stored, fresh)
 
 
-def projection_drift(
-    *, model_id: int | None = None, pump_ids: tuple[int, int] | None = None
-) -> list[PumpDrift]:
+def projection_drift(*, model_id: int | None = None, pump_ids: tuple[int, int] | None = None) -> list[PumpDrift]:
     """Every pump (of one catalogue model, with an id in ``[low, high)``) whose stored
     projection or current values differ from a fresh recomputation.
 
