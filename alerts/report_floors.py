@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime
 
+from alerts.reports import BATTERY_KEYS, OVERDUE_KEYS
+
 _OVERDUE_SQL = """
 SELECT * FROM (
     SELECT
@@ -69,33 +71,9 @@ WHERE pump.voided_at IS NULL AND pump.explanted_on IS NULL AND patient.voided_at
 ORDER BY pump.battery_end_of_service_on, patient.family_name, pump.serial_number
 """
 
-# Columns of each floor row, in order (``status`` and ``days_overdue`` / ``days_left`` included).
-OVERDUE_FLOOR_COLUMNS = (
-    "patient",
-    "patient_name",
-    "mrn",
-    "pump",
-    "serial_number",
-    "pump_nurse",
-    "last_refill_on",
-    "refill_due_on",
-    "alarm_date",
-    "days_overdue",
-    "status",
-)
-BATTERY_FLOOR_COLUMNS = (
-    "patient",
-    "patient_name",
-    "mrn",
-    "pump",
-    "serial_number",
-    "pump_model",
-    "pump_nurse",
-    "implanted_on",
-    "eri_on",
-    "battery_end_of_service_on",
-    "days_left",
-)
+# Columns of each floor row, in order: the same as the app's report rows (the tests compare them).
+OVERDUE_FLOOR_COLUMNS = OVERDUE_KEYS
+BATTERY_FLOOR_COLUMNS = BATTERY_KEYS
 
 
 def overdue_refills_floor_sql(as_of: datetime.date) -> tuple[str, dict[str, object]]:

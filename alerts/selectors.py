@@ -24,7 +24,7 @@ from alerts.models import (
 from alerts.services import alert_kinds
 from patients.models import PathwayStage, Patient
 from pumps.models import DoseChange, Refill
-from pumps.selectors import NurseWorklist, nurse_worklist
+from pumps.selectors import PATIENT_ROW_FIELDS, NurseWorklist, nurse_worklist
 from spasticity.lists import GROUP_PAGE_SIZE, GroupPage, page_slice
 
 
@@ -126,12 +126,7 @@ ALERT_ROW_FIELDS = (
     "patient_id",
     "pump_id",
     "acknowledged_by_id",
-    "patient__family_name",
-    "patient__given_name",
-    "patient__mrn",
-    "patient__assigned_nurse__username",
-    "patient__assigned_nurse__first_name",
-    "patient__assigned_nurse__last_name",
+    *PATIENT_ROW_FIELDS,
     "pump__patient_id",
     "pump__serial_number",
     "acknowledged_by__username",

@@ -372,6 +372,15 @@ def _section_counts(pumps: Any, filters: dict[str, Q], today: datetime.date) -> 
     return counts
 
 
+# Who a list row is about: the patient's name and MRN, and their pump nurse's name.
+PATIENT_ROW_FIELDS = (
+    "patient__family_name",
+    "patient__given_name",
+    "patient__mrn",
+    "patient__assigned_nurse__username",
+    "patient__assigned_nurse__first_name",
+    "patient__assigned_nurse__last_name",
+)
 # What a row of the list shows, and no more: the columns of 25 rows, not of every field.
 WORK_ROW_FIELDS = (
     "patient_id",
@@ -381,12 +390,7 @@ WORK_ROW_FIELDS = (
     "next_refill_appointment_on",
     "next_visit_on",
     "current_daily_dose_mcg",
-    "patient__family_name",
-    "patient__given_name",
-    "patient__mrn",
-    "patient__assigned_nurse__username",
-    "patient__assigned_nurse__first_name",
-    "patient__assigned_nurse__last_name",
+    *PATIENT_ROW_FIELDS,
 )
 
 
