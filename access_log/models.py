@@ -29,6 +29,8 @@ class AccessChannel(models.TextChoices):
     API = "api", "API"
     PDF = "pdf", "PDF"
     CSV = "csv", "CSV"
+    # ``manage.py export_fhir``: the whole caseload written to FHIR NDJSON files, one row per patient.
+    NDJSON = "ndjson", "NDJSON export"
 
 
 class RecordAccess(models.Model):
@@ -42,7 +44,10 @@ class RecordAccess(models.Model):
     kind = models.CharField(max_length=16, choices=AccessKind.choices)
     object_id = models.BigIntegerField(null=True, blank=True, help_text="The record opened; empty for a report.")
     channel = models.CharField(max_length=8, choices=AccessChannel.choices)
-    path = models.CharField(max_length=PATH_MAX_LENGTH, help_text="The URL asked for, with its query string.")
+    path = models.CharField(
+        max_length=PATH_MAX_LENGTH,
+        help_text="The URL asked for, with its query string (for a bulk export, the command).",
+    )
     remote_addr = models.GenericIPAddressField("Address", null=True, blank=True)
     user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True)
 

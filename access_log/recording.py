@@ -14,6 +14,10 @@ What is logged:
   the whole caseload; a row per patient would write thousands of rows for one click. The
   reports are reproducible for a past date from the records, so the stored query says
   which patients that download listed.
+* the FHIR exports: a patient's Bundle or transfer summary (an API read or a PDF of the
+  patient), and the bulk export of the whole caseload (``record_bulk_export``). A bulk
+  export copies each patient's whole record out of the clinic, so, unlike a report, it
+  writes a row per patient (one INSERT per batch): "who has looked at this record" finds it.
 
 Lists and search pages are not logged: they show a line per patient, not the record.
 """
@@ -21,7 +25,7 @@ Lists and search pages are not logged: they show a line per patient, not the rec
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -72,6 +76,21 @@ def record_access_to(request: HttpRequest, record: Any, *, channel: str) -> Reco
 def record_report_access(request: HttpRequest, *, channel: str) -> RecordAccess | None:
     """Log a report download: no single patient, the query string says what it listed."""
     return record_access(request, patient_id=None, kind=AccessKind.REPORT, object_id=None, channel=channel)
+
+
+def record_bulk_export(user: Any, patient_ids: Sequence[int], *, command: str) -> list[RecordAccess]:
+    """Log that ``user`` exported these patients' records with ``command`` (one INSERT for the lot)."""
+    return RecordAccess.objects.bulk_create(
+        RecordAccess(
+            user_id=user.pk,
+            patient_id=patient_id,
+            kind=AccessKind.PATIENT,
+            object_id=patient_id,
+            channel=AccessChannel.NDJSON,
+            path=command[:PATH_MAX_LENGTH],
+        )
+        for patient_id in patient_ids
+    )
 
 
 def client_address(request: HttpRequest) -> str | None:

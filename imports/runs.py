@@ -17,9 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from imports.models import ImportRun
-from imports.services import caseload_import_file
-from spasticity.access import require_permission
-from spasticity.roles import PERMS
+from imports.services import caseload_import_file, require_import_permission
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +31,7 @@ FAILED_MESSAGE = "The import stopped on an unexpected error and nothing was save
 
 def import_run_create(*, by: Any, file_name: str, content: bytes, commit: bool) -> ImportRun:
     """Store an upload as a queued run of ``by``'s and queue its job once the run is committed."""
-    require_permission(by, PERMS.IMPORT_CASELOAD, "Only a rehabilitation doctor or a pump nurse imports a caseload.")
+    require_import_permission(by)
     run = ImportRun.objects.create(owner=by, file_name=file_name[:255], content=content, commit=commit)
     run_id = run.pk
     transaction.on_commit(lambda: _enqueue(run_id), robust=True)

@@ -88,6 +88,7 @@ SERVICE_FIELD_COLUMNS: dict[str, str] = {
 IMPORTED_LOT_NUMBER = "not recorded (imported)"
 
 CREATED_KINDS = ("patients", "pumps", "dose_changes", "refills")
+IMPORT_REFUSED = "Only a rehabilitation doctor or a pump nurse imports a caseload."
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -129,10 +130,12 @@ class ImportResult:
     created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CREATED_KINDS, 0))
     errors: list[RowError] = field(default_factory=list)
     reconciliation: list[Reconciliation] = field(default_factory=list)
+    # A clean sheet whose commit was not started: more rows than the caller commits in one go.
+    too_large_to_commit: bool = False
 
     @property
     def refused(self) -> bool:
-        """A commit that saved nothing because of errors (the API answers 400)."""
+        """A commit that saved nothing because of errors (the API answers 400, or 413 when too large)."""
         return not self.dry_run and bool(self.errors)
 
     def as_dict(self) -> dict[str, Any]:
@@ -142,13 +145,7 @@ class ImportResult:
             "rows": self.rows,
             "created": dict(self.created),
             "errors": [asdict(error) for error in self.errors],
-            "reconciliation": [
-                {
-                    name: value.isoformat() if isinstance(value, datetime.date) else value
-                    for name, value in asdict(line).items()
-                }
-                for line in self.reconciliation
-            ],
+            "reconciliation": [_json_dates(asdict(line)) for line in self.reconciliation],
         }
 
 
@@ -161,6 +158,11 @@ def _json_dates(values: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 
 
+def require_import_permission(by: Any) -> None:
+    """The import carries clinical values: rehab doctors and pump nurses only (administrators too are refused)."""
+    require_permission(by, PERMS.IMPORT_CASELOAD, IMPORT_REFUSED)
+
+
 def caseload_import_file(
     file_name: str,
     content: bytes,
@@ -169,15 +171,18 @@ def caseload_import_file(
     commit: bool,
     today: datetime.date,
     progress: ProgressCallback | None = None,
+    max_commit_rows: int | None = None,
 ) -> ImportResult:
     """Read the file and import it; a file that cannot be read is an answer with errors, not an exception."""
-    require_permission(by, PERMS.IMPORT_CASELOAD, "Only a rehabilitation doctor or a pump nurse imports a caseload.")
+    require_import_permission(by)
     try:
         rows = read_sheet(file_name, content)
     except SheetError as error:
         problems = [RowError(problem.row, problem.field, problem.message) for problem in error.problems]
         return ImportResult(dry_run=not commit, rows=0, errors=problems)
-    return caseload_import(file_name, rows, by=by, commit=commit, today=today, progress=progress)
+    return caseload_import(
+        file_name, rows, by=by, commit=commit, today=today, progress=progress, max_commit_rows=max_commit_rows
+    )
 
 
 def caseload_import(
@@ -188,19 +193,35 @@ def caseload_import(
     commit: bool,
     today: datetime.date,
     progress: ProgressCallback | None = None,
+    max_commit_rows: int | None = None,
 ) -> ImportResult:
     """The dry run; on a commit with no error, the records too (see the module docstring).
 
     ``progress(done, total)`` is called as rows are checked (a dry run) or recorded (a commit).
+    ``max_commit_rows``: a caller that must answer quickly (a web request) commits no more
+    rows than this. A larger clean sheet is checked, then refused with nothing saved
+    (``too_large_to_commit``); a sheet with errors is refused for its errors first.
     """
-    require_permission(by, PERMS.IMPORT_CASELOAD, "Only a rehabilitation doctor or a pump nurse imports a caseload.")
+    require_import_permission(by)
     checked = caseload_check(rows, progress=None if commit else progress)
     if not commit:
         return checked
+    nothing_created = dict.fromkeys(CREATED_KINDS, 0)
     if checked.errors:
         # Refused before any record is written: the answer is the dry run's, with nothing created.
-        return replace(checked, dry_run=False, created=dict.fromkeys(CREATED_KINDS, 0))
+        return replace(checked, dry_run=False, created=nothing_created)
+    if max_commit_rows is not None and len(rows) > max_commit_rows:
+        too_large = RowError(None, "file", _too_large_message(len(rows), max_commit_rows))
+        return replace(checked, dry_run=False, created=nothing_created, errors=[too_large], too_large_to_commit=True)
     return caseload_record(file_name, rows, by=by, today=today, keep=True, progress=progress)
+
+
+def _too_large_message(rows: int, max_commit_rows: int) -> str:
+    return (
+        f"The sheet has no errors, but its {rows:,} rows are more than the {max_commit_rows:,} committed here at once, "
+        "so nothing was saved. Commit it from the import page, which runs it as a job and shows its progress, "
+        "or send it in parts."
+    )
 
 
 def caseload_check(rows: Sequence[SheetRow], *, progress: ProgressCallback | None = None) -> ImportResult:
@@ -235,7 +256,7 @@ def caseload_record(
 
     With ``keep=False`` it is a rehearsal: the services run, and everything is rolled back.
     """
-    require_permission(by, PERMS.IMPORT_CASELOAD, "Only a rehabilitation doctor or a pump nurse imports a caseload.")
+    require_import_permission(by)
     result = ImportResult(dry_run=not keep, rows=len(rows))
     lookups = _Lookups.for_rows(rows)
     reason = f"Imported from {file_name}"

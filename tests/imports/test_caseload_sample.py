@@ -16,6 +16,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from alerts.models import Alert
+from alerts.services import alert_scan, system_user
 from imports.parsing import read_sheet
 from imports.services import _Lookups, caseload_check, caseload_import, caseload_import_file, caseload_record
 from patients.models import Patient
@@ -260,6 +261,18 @@ def test_a_clean_commit_records_each_pump_with_the_dosing_modules_dates_and_an_a
             created = record.history.earliest("history_date", "history_id")
             assert created.history_user == nurse
             assert created.history_change_reason.startswith("Imported from caseload_sample.csv")
+
+
+def test_a_clean_commit_refreshes_each_pumps_alerts_as_the_scan_would(sheet_staff, nurse: User):
+    result = caseload_import("caseload_sample.csv", clean_rows_of_every_kind(), by=nurse, commit=True, today=TODAY)
+
+    assert not result.errors
+    past_alarm = Pump.objects.implanted().filter(alarm_date__lt=TODAY)
+    assert past_alarm.exists(), "the sample has pumps already past their alarm date on TODAY"
+    for pump in past_alarm:
+        assert pump.alerts.unresolved().filter(kind="past_alarm_date").exists(), pump.serial_number
+    # Nothing left for the scan to do: the import raised every alert the records call for.
+    assert alert_scan(as_of=TODAY, by=system_user()).changes == 0
 
 
 def test_importing_the_same_rows_again_refuses_each_row_as_a_duplicate(sheet_staff, doctor):

@@ -87,6 +87,44 @@ def test_a_clean_commit_answers_200_and_records_the_rows(api_as, sheet_staff, nu
     assert Pump.objects.implanted().count() == 3
 
 
+def test_a_clean_commit_larger_than_a_request_holds_answers_413_and_saves_nothing(
+    api_as, sheet_staff, nurse, monkeypatch
+):
+    """Jobs never hold a request: a large commit is sent to the import page, which runs it as a job."""
+    monkeypatch.setattr("imports.api.API_COMMIT_MAX_ROWS", 2)
+    content = sample_lines(2, 3, 25)  # three clean rows, the last with a stated date the module disagrees with
+
+    dry = api_as(nurse).post(URL, {"file": upload(content)}, format="multipart")
+    held_back = api_as(nurse).post(URL, {"file": upload(content), "dry_run": "false"}, format="multipart")
+
+    assert (dry.status_code, held_back.status_code) == (200, 413)
+    body = held_back.json()
+    assert (body["dry_run"], body["rows"], body["created"]) == (False, 3, EMPTY)
+    assert body["reconciliation"] == dry.json()["reconciliation"] != []
+    assert body["errors"] == [
+        {
+            "row": None,
+            "field": "file",
+            "message": "The sheet has no errors, but its 3 rows are more than the 2 committed here at once, so "
+            "nothing was saved. Commit it from the import page, which runs it as a job and shows its progress, "
+            "or send it in parts.",
+        }
+    ]
+    assert not Patient.objects.exists()
+
+
+def test_a_large_commit_with_errors_is_refused_for_its_errors(api_as, sheet_staff, nurse, monkeypatch):
+    monkeypatch.setattr("imports.api.API_COMMIT_MAX_ROWS", 2)
+
+    response = api_as(nurse).post(
+        URL, {"file": upload(sample_lines(2, 3, 114)), "dry_run": "false"}, format="multipart"
+    )
+
+    assert response.status_code == 400
+    assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(4, "volume_added_ml")]
+    assert not Patient.objects.exists()
+
+
 def test_an_xlsx_sheet_imports_like_its_csv(api_as, sheet_staff, doctor):
     rows = read_sheet("caseload_sample.csv", sample_lines(2, 3, 25, 29, 114))
     workbook = Workbook()
@@ -169,5 +207,5 @@ def test_the_schema_documents_both_operations(api_as, doctor):
     schema = api_as(doctor).get("/api/schema/?format=json").json()
     post = schema["paths"][URL]["post"]
     assert set(post["requestBody"]["content"]) == {"multipart/form-data"}
-    assert {"200", "400", "401", "403"} <= set(post["responses"])
+    assert {"200", "400", "401", "403", "413"} <= set(post["responses"])
     assert set(schema["paths"][TEMPLATE_URL]["get"]["responses"]["200"]["content"]) == {"text/csv"}

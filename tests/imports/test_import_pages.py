@@ -167,3 +167,21 @@ def test_the_pages_refuse_every_other_role(client_as, personas, role):
 def test_anonymous_visitors_are_sent_to_sign_in(client):
     response = client.get(reverse("imports:caseload"))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"),
+    [
+        ("rehab_doctor", True),
+        ("pump_nurse", True),
+        ("administrator", False),  # the import carries clinical values: 403 for administrators
+        ("physical_therapist", False),
+        ("neurosurgeon", False),
+    ],
+)
+def test_the_navigation_links_to_the_import_for_doctors_and_nurses_only(client_as, personas, role, shown):
+    html = client_as(personas[role]).get(reverse("patients:list")).content.decode()
+    link = f'href="{reverse("imports:caseload")}" data-nav="import-caseload"'
+    assert (link in html) is shown
+    # The link is shown exactly where the page answers.
+    assert client_as(personas[role]).get(reverse("imports:caseload")).status_code == (200 if shown else 403)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
 
 from alerts.services import alert_scan, system_user
 from pumps import services as pump_services
@@ -34,6 +37,27 @@ FLEX_STEPS = [
     {"start_time": "07:00", "rate_mcg_per_hour": "25"},
     {"start_time": "19:30", "rate_mcg_per_hour": "20"},
 ]
+
+
+def seed_demo_caseload_with_a_flex_program(nurse: User) -> Pump:
+    """The demo caseload (every pathway stage: ``tests/patients/test_demo_seed.py``), one of
+    whose implanted pumps is moved to a flex program today; returns that pump.
+
+    Seeded inside the calling test's transaction (about 20 s), so nothing outlives it.
+    """
+    call_command("seed_demo", "--i-know-this-is-not-production", "--patients", "15", stdout=io.StringIO())
+    pump = Pump.objects.implanted().order_by("pk").first()
+    assert pump is not None, "the demo caseload has implanted pumps"
+    DoseChangeFactory(
+        pump=pump,
+        by=nurse,
+        changed_on=clinic_today(),
+        mode="flex",
+        daily_dose_mcg=None,
+        flex_steps=FLEX_STEPS,
+        confirmation_reason="Agreed with Dr Doyle",
+    )
+    return pump
 
 
 def scored_trial(patient, *, therapist, doctor, performed_on: dt.date, sign: bool = True) -> Trial:

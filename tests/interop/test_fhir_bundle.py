@@ -12,10 +12,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from interop.document import transfer_document
 from interop.fhir import patient_bundle, resource_id
-from interop.selectors import patient_records
+from interop.selectors import patient_records, transfer_summary
+from patients.models import PathwayStage, Patient
 from pumps.models import DoseChange, Pump, Refill, Surgery
 from spasticity.timeutil import clinic_today
+from tests.interop.conftest import seed_demo_caseload_with_a_flex_program
 from tests.interop.fhir_checks import MAS_GRADES, SNOMED, check_bundle
 from trials.models import ToneAssessment
 
@@ -229,6 +232,28 @@ def test_voided_records_are_left_out_and_nothing_points_at_them(patient_with_voi
     assert len([o for o in by_type["Observation"] if codes(o["code"]) == ["modified-ashworth"]]) == 3
     kept_trial = only([p for p in by_type["Procedure"] if codes(p["code"]) == ["itb-trial"]])
     assert kept_trial["status"] == "completed" and "outcome" not in kept_trial
+
+
+def test_every_pathway_stage_of_the_demo_caseload_and_a_flex_program_export_valid_bundles(nurse):
+    """Done when: every exported Bundle (the collection and the transfer document) validates with
+    fhir.resources R4B and passes the reference and code checks, at every pathway stage and for a flex program."""
+    flex_pump = seed_demo_caseload_with_a_flex_program(nurse)
+    patients = list(Patient.objects.active().select_related("assigned_doctor", "assigned_nurse"))
+
+    stages = set()
+    for patient in patients:
+        by_type = check_bundle(export(patient))
+        assert only(by_type["Patient"])["identifier"][0]["value"] == patient.mrn
+        summary = transfer_summary(patient_records(patient), prepared_on=clinic_today())
+        check_bundle(transfer_document(summary, timestamp=timezone.now()), bundle_type="document")
+        stages.add(patient.pathway_stage)
+
+    assert stages == set(PathwayStage.values)
+    flex = only([r for r in check_bundle(export(flex_pump.patient))["MedicationRequest"] if r["status"] == "active"])
+    assert [
+        (d["timing"]["repeat"]["timeOfDay"], d["doseAndRate"][0]["rateQuantity"]["code"])
+        for d in flex["dosageInstruction"]
+    ] == [(["00:00:00"], "ug/h"), (["07:00:00"], "ug/h"), (["19:30:00"], "ug/h")]
 
 
 def test_the_same_record_exports_with_the_same_ids(implanted_patient):
