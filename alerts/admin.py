@@ -18,6 +18,16 @@ class AlertAdmin(ClinicalRecordAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["dedupe_key", "kind", "status", "attempts", "to_email", "created_at", "sent_at"]
-    list_filter = ["kind", "status"]
-    search_fields = ["dedupe_key", "to_email", "subject"]
+    list_display = [
+        "dedupe_key",
+        "kind",
+        "channel",
+        "status",
+        "attempts",
+        "to_email",
+        "to_phone",
+        "created_at",
+        "sent_at",
+    ]
+    list_filter = ["kind", "channel", "status"]
+    search_fields = ["dedupe_key", "to_email", "to_phone", "subject"]

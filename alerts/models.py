@@ -144,6 +144,13 @@ class Alert(ClinicalRecord):
 class NotificationKind(models.TextChoices):
     DIGEST = "digest", "Daily digest"
     IMMEDIATE = "immediate", "Immediate"
+    # To a family, about a booked appointment (appointments.reminders; its link says which).
+    REMINDER = "reminder", "Appointment reminder"
+
+
+class NotificationChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
 
 
 class NotificationStatus(models.TextChoices):
@@ -156,23 +163,27 @@ class NotificationStatus(models.TextChoices):
 
 
 class Notification(models.Model):
-    """An email in the outbox: written once (unique ``dedupe_key``), claimed, sent, marked.
+    """An email or text message in the outbox: written once (unique ``dedupe_key``), claimed, sent, marked.
 
-    ``dedupe_key`` names the one email this row stands for:
-    ``digest:<nurse id>:<YYYY-MM-DD>`` or ``immediate:<alert id>:<recipient id>``.
+    ``dedupe_key`` names the one message this row stands for:
+    ``digest:<nurse id>:<YYYY-MM-DD>``, ``immediate:<alert id>:<recipient id>`` or
+    ``reminder:<appointment id>:<caregiver id>:<channel>:<YYYY-MM-DD>:<days before>``.
     Inserting it twice finds the first row; claiming it is a compare-and-swap on
     ``status`` so that only one worker sends it.
     """
 
     Kind = NotificationKind
     Status = NotificationStatus
+    Channel = NotificationChannel
 
     kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    channel = models.CharField(max_length=10, choices=NotificationChannel.choices, default=NotificationChannel.EMAIL)
     dedupe_key = models.CharField(max_length=100, unique=True)
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="alert_notifications"
     )
     to_email = models.EmailField(blank=True)
+    to_phone = models.CharField(max_length=32, blank=True)
     subject = models.CharField(max_length=200)
     body = models.TextField()
     alerts = models.ManyToManyField(Alert, related_name="notifications", blank=True)
@@ -190,7 +201,12 @@ class Notification(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} to {self.to_email or self.recipient_id} ({self.get_status_display()})"
+        return f"{self.get_kind_display()} to {self.address or self.recipient_id} ({self.get_status_display()})"
+
+    @property
+    def address(self) -> str:
+        """Where the message goes: the phone number for a text message, else the email address."""
+        return self.to_phone if self.channel == NotificationChannel.SMS else self.to_email
 
 
 class JobRun(models.Model):

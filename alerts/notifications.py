@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -39,8 +39,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.models import Alert, AlertQuerySet, Notification, NotificationKind, NotificationStatus
+from alerts.models import Alert, AlertQuerySet, Notification, NotificationChannel, NotificationKind, NotificationStatus
 from spasticity.roles import Role
+from spasticity.sms import send_sms
 
 logger = logging.getLogger(__name__)
 
@@ -278,13 +279,27 @@ def notification_claim(notification_id: int, *, now: datetime.datetime) -> bool:
     return claimed == 1
 
 
+# A kind of row not built from alerts registers its own check (``register_send_check``, from its
+# app's ``ready``): called on the claimed row, it may bring the row up to date and returns why it
+# is no longer to be sent, or "" to send it (an appointment reminder: the appointment still booked).
+SendCheck = Callable[[Notification], str]
+SEND_CHECKS: dict[str, SendCheck] = {}
+
+
+def register_send_check(kind: str, check: SendCheck) -> None:
+    SEND_CHECKS[kind] = check
+
+
 def _refresh_before_sending(notification: Notification) -> str:
     """Bring a claimed row up to date with its alerts; returns why it is not to be sent, or "".
 
     An immediate email goes while its alert is unresolved. A digest is brought up to date:
     it lists only the alerts still actionable now (subject, body and alerts rewritten when
-    some were answered). A row not built from alerts is sent as it is.
+    some were answered). A kind with a registered check is checked by it; any other row not
+    built from alerts is sent as it is.
     """
+    if notification.kind in SEND_CHECKS:
+        return SEND_CHECKS[notification.kind](notification)
     queued = list(notification.alerts.all())
     if not queued:
         return ""
@@ -320,12 +335,8 @@ def notification_send(notification_id: int, *, now: datetime.datetime | None = N
             status=NotificationStatus.SKIPPED, last_error=reason
         )
         return "skipped"
-    # The account's current address, so that fixing a missing or wrong address fixes the retry.
-    to_email = (notification.recipient.email if notification.recipient else "") or notification.to_email
     try:
-        if not to_email:
-            raise ValueError(f"{notification.recipient} has no email address on their account.")
-        EmailMessage(notification.subject, notification.body, to=[to_email]).send()
+        sent_to = _deliver(notification)
     except Exception as error:
         logger.exception("Notification %s (%s) failed", notification.pk, notification.dedupe_key)
         Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
@@ -333,9 +344,28 @@ def notification_send(notification_id: int, *, now: datetime.datetime | None = N
         )
         return "failed"
     Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
-        status=NotificationStatus.SENT, sent_at=timezone.now(), to_email=to_email, last_error=""
+        status=NotificationStatus.SENT, sent_at=timezone.now(), last_error="", **sent_to
     )
     return "sent"
+
+
+def _deliver(notification: Notification) -> dict[str, str]:
+    """Send the row by its channel; returns the address it went to, to store on the row."""
+    if notification.channel == NotificationChannel.SMS:
+        if not notification.to_phone:
+            raise ValueError("No phone number to send the text message to.")
+        send_sms(notification.to_phone, notification.body)
+        return {"to_phone": notification.to_phone}
+    # The account's current address, so that fixing a missing or wrong address fixes the retry.
+    to_email = (notification.recipient.email if notification.recipient else "") or notification.to_email
+    if not to_email:
+        raise ValueError(
+            f"{notification.recipient} has no email address on their account."
+            if notification.recipient
+            else "No email address to send to."
+        )
+    EmailMessage(notification.subject, notification.body, to=[to_email]).send()
+    return {"to_email": to_email}
 
 
 @dataclass

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import User
 
-from patients.models import Caregiver, Diagnosis, OralMedicine, PathwayStage, Patient, Referral
+from patients.models import Caregiver, Diagnosis, OralMedicine, PathwayStage, Patient, PreferredContact, Referral
 from spasticity.forms import AuditedModelForm, DateInput
 from spasticity.roles import Role
 
@@ -43,10 +43,21 @@ class PatientForm(AuditedModelForm):
 
 
 class CaregiverForm(AuditedModelForm):
+    # Opt-in: left unanswered, the family gets no reminders.
+    preferred_contact = forms.ChoiceField(
+        label="Appointment reminders by",
+        choices=PreferredContact.choices,
+        required=False,
+        initial=PreferredContact.NONE,
+    )
+
     class Meta:
         model = Caregiver
-        fields = ["name", "relationship", "phone", "is_legal_guardian", "notes"]
+        fields = ["name", "relationship", "phone", "email", "preferred_contact", "is_legal_guardian", "notes"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2}), "phone": forms.TextInput(attrs={"type": "tel"})}
+
+    def clean_preferred_contact(self) -> str:
+        return self.cleaned_data.get("preferred_contact") or PreferredContact.NONE
 
 
 class OralMedicineForm(AuditedModelForm):

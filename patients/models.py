@@ -140,6 +140,14 @@ class Patient(ClinicalRecord):
         return reverse("patients:detail", args=[self.pk])
 
 
+class PreferredContact(models.TextChoices):
+    """How a caregiver wants appointment reminders (spec section 7); ``none`` sends none."""
+
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+    NONE = "none", "No reminders"
+
+
 class Caregiver(ClinicalRecord):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="caregivers")
     name = models.CharField(max_length=200)
@@ -147,6 +155,14 @@ class Caregiver(ClinicalRecord):
     phone = models.CharField(
         max_length=32,
         help_text="The number to call about pump alarms and refills",
+    )
+    email = models.EmailField(blank=True)
+    # Opt-in: a family is sent reminders only once someone has asked them how they want them.
+    preferred_contact = models.CharField(
+        "Appointment reminders by",
+        max_length=10,
+        choices=PreferredContact.choices,
+        default=PreferredContact.NONE,
     )
     is_legal_guardian = models.BooleanField(default=False)
     notes = models.TextField(blank=True)
@@ -158,6 +174,12 @@ class Caregiver(ClinicalRecord):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.relationship})"
+
+    def clean(self) -> None:
+        if self.preferred_contact == PreferredContact.EMAIL and not self.email.strip():
+            raise ValidationError({"email": ["Give an email address to send reminders by email."]})
+        if self.preferred_contact == PreferredContact.SMS and not self.phone.strip():
+            raise ValidationError({"phone": ["Give a mobile number to send reminders by text message."]})
 
 
 class OralMedicine(ClinicalRecord):

@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework import routers
 
 import alerts.api
+import appointments.api
 import imports.api
 import interop.api
 import patients.api
@@ -16,6 +17,7 @@ patients.api.register(router)
 trials.api.register(router)
 pumps.api.register(router)
 alerts.api.register(router)
+appointments.api.register(router)
 
 
 urlpatterns = [

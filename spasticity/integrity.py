@@ -34,6 +34,7 @@ NAMED_CONSTRAINTS: dict[str, Clash] = {
     "one_implanted_pump_per_patient": Clash(
         "patient", "This patient already has an implanted pump: explant or replace it first."
     ),
+    "one_booked_refill_per_pump": Clash("pump", "This pump already has a refill booked: change or cancel that one."),
 }
 
 

@@ -67,6 +67,8 @@ CAPABILITIES: tuple[Capability, ...] = (
     # The import records implants, programs and fills (clinical values): not the administrator's.
     # It stands in for each record's own permission (spasticity.access.permission_granted_by).
     _cap("import_caseload", "Import a caseload spreadsheet", DOCTOR, NURSE),
+    # Scheduling is the administrator's work; nurses and doctors book at the end of a visit (spec section 7).
+    _cap("book_appointment", "Book, change and cancel appointments", DOCTOR, NURSE, ADMIN),
 )
 
 
@@ -89,6 +91,7 @@ class PERMS:
     EDIT_PUMP_CATALOGUE = "spasticity.edit_pump_catalogue"
     SCHEDULE_VISIT = "spasticity.schedule_visit"
     IMPORT_CASELOAD = "spasticity.import_caseload"
+    BOOK_APPOINTMENT = "spasticity.book_appointment"
 
 
 def roles_of(user: object) -> set[Role]:

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "access_log",
     "interop",
     "imports",
+    "appointments",
 ]
 
 MIDDLEWARE = [
@@ -230,6 +231,16 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="itb-clinic@localhost")
 
+# Text messages (spasticity.sms): "console" (the demo), "file" (one JSON line per message in
+# SMS_FILE_PATH), "http" (a gateway: JSON {"to", "from", "text"} POSTed to SMS_HTTP_URL with
+# SMS_HTTP_TOKEN as a bearer token), or the dotted path of a backend class.
+SMS_BACKEND = env("SMS_BACKEND", default="console")
+SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(BASE_DIR / "sms-outbox.jsonl"))
+SMS_HTTP_URL = env("SMS_HTTP_URL", default="")
+SMS_HTTP_TOKEN = env("SMS_HTTP_TOKEN", default="")
+SMS_HTTP_SENDER = env("SMS_HTTP_SENDER", default="ITBClinic")
+SMS_HTTP_TIMEOUT_S = env.float("SMS_HTTP_TIMEOUT_S", default=10.0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
@@ -306,6 +317,8 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-retry": {"task": "alerts.notifications_send", "schedule": crontab(minute="*/10")},
     # Deletes access log rows past ACCESS_LOG_RETENTION_DAYS (access_log.services.access_log_purge).
     "access-log-purge-daily": {"task": "access_log.purge", "schedule": crontab(hour=3, minute=30)},
+    # Appointment reminders to families (appointments.reminders), at a civil hour for a text message.
+    "appointment-reminders-daily": {"task": "appointments.reminders_send", "schedule": crontab(hour=10, minute=0)},
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Zero-setup demo without Redis: Kombu's folder queue (see spasticity/management/commands/run_demo.py).
@@ -332,6 +345,12 @@ CLINIC = {
     # The daily jobs (alert scan, projections refresh) work in chunks of this many pump
     # ids, one transaction and one Celery task each, spread across the workers.
     "SCAN_CHUNK_PUMPS": env.int("SCAN_CHUNK_PUMPS", default=2000),
+    # Appointments (spec section 7): a refill is booked from refill_due_on minus this many days
+    # to refill_due_on; a watched pump due within REFILL_NOT_BOOKED_DAYS with no booked refill is
+    # flagged; families are reminded this many days before, and again on the day before.
+    "REFILL_BOOKING_WINDOW_DAYS": 14,
+    "REFILL_NOT_BOOKED_DAYS": env.int("REFILL_NOT_BOOKED_DAYS", default=30),
+    "APPOINTMENT_REMINDER_DAYS_BEFORE": env.int("APPOINTMENT_REMINDER_DAYS_BEFORE", default=3),
 }
 # The name authenticator apps show beside the username.
 OTP_TOTP_ISSUER = CLINIC["NAME"]

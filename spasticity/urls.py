@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from appointments.views import calendar_feed
 from spasticity import two_factor_views, views
 
 urlpatterns = [
@@ -20,6 +21,9 @@ urlpatterns = [
     path("alerts/", include("alerts.urls")),
     path("reports/", include("alerts.report_urls")),
     path("imports/", include("imports.urls")),
+    path("appointments/", include("appointments.urls")),
+    # A staff member's private calendar feed: the token is the key (spec section 7).
+    path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed"),
     path("history/<str:model_label>/<int:pk>/", views.record_history, name="record_history"),
     path("void/<str:model_label>/<int:pk>/", views.VoidRecordView.as_view(), name="record_void"),
     path("api/v1/", include("spasticity.api_urls")),

@@ -10,8 +10,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 pytestmark = pytest.mark.django_db
 
-# Pages anyone may open: signing in and out, and the admin's own login page.
-OPEN_URL_NAMES = {"login", "logout", "admin:login", "api_token"}
+# Pages anyone may open: signing in and out, and the admin's own login page. A staff member's
+# calendar feed is opened by its secret token, not a sign-in (tests/appointments/test_calendar.py).
+OPEN_URL_NAMES = {"login", "logout", "admin:login", "api_token", "calendar_feed"}
 
 
 def walk(patterns: list, prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str]]:

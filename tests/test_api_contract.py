@@ -21,9 +21,12 @@ import pytest
 import requests
 import schemathesis
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from alerts.models import Alert
 from alerts.services import alert_scan, system_user
+from appointments.models import Appointment
+from appointments.services import appointment_book
 from spasticity.audit import STALE_EDIT_MESSAGE
 from spasticity.roles import Role
 from spasticity.timeutil import clinic_today
@@ -73,6 +76,10 @@ def seed_records() -> None:
     PumpFactory(patient=patient)
     alert_scan(as_of=clinic_today(), by=system_user())
     assert Alert.objects.exists()
+    # A booked appointment next week, so that its actions (cancel, no-show) name a real record.
+    booker = UserFactory(role=Role.PUMP_NURSE)
+    next_week = timezone.now() + dt.timedelta(days=7)
+    appointment_book(Appointment(patient=patient, kind="review", starts_at=next_week), staff=[booker], by=booker)
 
 
 def api_token(base_url: str, user: User) -> str:

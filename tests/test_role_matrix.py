@@ -46,6 +46,7 @@ handle_alert            x x . . x   alert handling: nurse and administrator
 edit_pump_catalogue     x . . . .   "the pump catalogue is clinical: the rehab doctor writes it"
 schedule_visit          x x . . x   scheduling: administrator; nurses book their refill and titration visits (sec. 7)
 import_caseload         x x . . .   "Rehab doctors and pump nurses import" (sec. 8): clinical values, not admin
+book_appointment        x x . . x   "Booking and cancelling: nurses, doctors and administrators" (issue 12, sec. 7)
 """
 
 

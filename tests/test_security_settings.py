@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
@@ -27,11 +28,16 @@ from django.db import connection
 from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 import spasticity.settings as production_settings
 from alerts.models import Alert
 from alerts.services import alert_scan, system_user
+from appointments.calendar import calendar_feed_issue
+from appointments.models import Appointment
+from appointments.services import appointment_book
 from pumps.models import Surgery
+from spasticity.roles import Role
 from spasticity.security import HSTS_ONE_YEAR_S, secret_key, transport_settings
 from tests.factories import (
     DEMO_PASSWORD,
@@ -43,12 +49,14 @@ from tests.factories import (
     ReferralFactory,
     RefillFactory,
     TrialFactory,
+    UserFactory,
 )
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Open to anyone: signing in and out, the admin's own login page, the API's token endpoint.
-OPEN_URL_NAMES = {"login", "logout", "admin:login", "api_token"}
+# Open to anyone: signing in and out, the admin's own login page, the API's token endpoint, and a
+# staff member's calendar feed (opened by its secret token, not a sign-in).
+OPEN_URL_NAMES = {"login", "logout", "admin:login", "api_token", "calendar_feed"}
 # The API's description (not a record): open to any signed-in user, with or without a clinic role.
 SIGNED_IN_URL_NAMES = {"api_schema", "api_docs"}
 
@@ -67,9 +75,21 @@ RECORD_BY_SEGMENT = {
     "refills": "refill",
     "surgeries": "surgery",
     "alerts": "alert",
+    "appointments": "appointment",
 }
 # ``history/<model_label>/<pk>/`` and ``void/<model_label>/<pk>/`` are walked for each of these.
-AUDITED_RECORDS = ("patient", "referral", "trial", "goal", "pump", "dose_change", "refill", "surgery", "alert")
+AUDITED_RECORDS = (
+    "patient",
+    "referral",
+    "trial",
+    "goal",
+    "pump",
+    "dose_change",
+    "refill",
+    "surgery",
+    "alert",
+    "appointment",
+)
 
 # A route's ``<int:pk>``, a regex's ``(?P<pk>...)``, or an unnamed regex group (django-simple-history's admin).
 PARAMETER = re.compile(
@@ -90,7 +110,15 @@ def records(db: None) -> dict[str, Model]:
     dose_change = DoseChangeFactory(pump=pump)
     refill = RefillFactory(pump=pump)
     alert_scan(as_of=dt.date(2024, 6, 10), by=system_user())
+    nurse = UserFactory(role=Role.PUMP_NURSE)
+    starts_at = timezone.now() + dt.timedelta(days=7)
+    appointment = appointment_book(
+        Appointment(patient=patient, kind="review", starts_at=starts_at), staff=[nurse], by=nurse
+    )
     return {
+        "appointment": appointment,
+        # ``calendar/<token>.ics``: a real feed's token (the walk reads ``.pk``).
+        "token": SimpleNamespace(pk=calendar_feed_issue(nurse, now=timezone.now())),
         "patient": patient,
         "caregiver": CaregiverFactory(patient=patient),
         "medicine": OralMedicineFactory(patient=patient),

@@ -1,0 +1,50 @@
+"""Nurses, doctors and administrators book, change and cancel appointments (spec section 7, issue 12).
+
+The permissions list gains ``book_appointment``; re-syncing the groups with
+``spasticity.roles`` gives it to the rehab doctor's, the pump nurse's and the administrator's groups.
+"""
+
+from django.db import migrations
+
+
+def sync_roles(apps, schema_editor):  # type: ignore[no-untyped-def]
+    from spasticity.roles import sync_role_groups
+
+    sync_role_groups(
+        apps.get_model("auth", "Group"),
+        apps.get_model("auth", "Permission"),
+        apps.get_model("contenttypes", "ContentType"),
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [("spasticity", "0005_import_caseload")]
+    operations = [
+        migrations.AlterModelOptions(
+            name="clinicpermission",
+            options={
+                "default_permissions": (),
+                "managed": False,
+                "permissions": [
+                    ("edit_patient", "Create and edit patient records"),
+                    ("edit_patient_clinical", "Edit oral medicines and clinical notes"),
+                    ("manage_referral", "Record and decide referrals"),
+                    ("plan_trial", "Book intrathecal trials and their bolus dose"),
+                    ("record_tone", "Record tone assessments and trial observations"),
+                    ("sign_trial", "Sign off a trial outcome"),
+                    ("void_patient", "Void a patient record"),
+                    ("void_trial", "Void an intrathecal trial"),
+                    ("manage_goal", "Set and review goals"),
+                    ("record_surgery", "Record implant, replacement, revision and explant"),
+                    ("change_dose", "Change a pump's dose program"),
+                    ("record_refill", "Record a pump refill"),
+                    ("handle_alert", "Acknowledge and snooze alerts"),
+                    ("edit_pump_catalogue", "Edit the pump model catalogue"),
+                    ("schedule_visit", "Schedule visits"),
+                    ("import_caseload", "Import a caseload spreadsheet"),
+                    ("book_appointment", "Book, change and cancel appointments"),
+                ],
+            },
+        ),
+        migrations.RunPython(sync_roles, migrations.RunPython.noop),
+    ]
