@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -182,6 +182,10 @@ def _lock_chunk(chunk: int) -> None:
 # --------------------------------------------------------------------------
 
 
+# What the alert rules read of a pump row (``_dated_alerts_wanted``).
+_PUMP_COLUMNS = ("pk", "patient_id", "implanted_on", "refill_due_on", "alarm_date", "battery_end_of_service_on")
+
+
 def _thresholds() -> tuple[int, int]:
     clinic = settings.CLINIC
     return int(clinic["REFILL_DUE_SOON_DAYS"]), int(clinic["BATTERY_WARNING_DAYS"])
@@ -198,7 +202,7 @@ def alerts_wanted(*, as_of: datetime.date, pumps: PumpRange | None = None) -> di
        flagged (or not assessable): a ``delivery_deviation``. A later refill within
        range answers it.
     """
-    due_soon_days, battery_days = _thresholds()
+    due_soon_days, battery_days = thresholds = _thresholds()
     candidates = Pump.objects.watched().filter(
         Q(alarm_date__isnull=True)
         | Q(refill_due_on__lte=as_of + datetime.timedelta(days=due_soon_days))
@@ -208,32 +212,77 @@ def alerts_wanted(*, as_of: datetime.date, pumps: PumpRange | None = None) -> di
     if pumps is not None:
         candidates = candidates.filter(pk__gte=pumps[0], pk__lt=pumps[1])
     wanted: dict[AlertKey, WantedAlert] = {}
-    rows = candidates.values_list(
-        "pk", "patient_id", "implanted_on", "refill_due_on", "alarm_date", "battery_end_of_service_on"
-    )
-    for pump_id, patient_id, implanted_on, refill_due_on, alarm_date, battery_eos in rows:
-        conditions = rules.pump_alert_conditions(
-            as_of=as_of,
-            refill_due_on=refill_due_on,
-            alarm_date=alarm_date,
-            battery_end_of_service_on=battery_eos,
-            due_soon_days=due_soon_days,
-            battery_warning_days=battery_days,
-        )
-        for kind, due_on in conditions.items():
-            wanted[(pump_id, kind)] = WantedAlert(pump_id, patient_id, kind, due_on or implanted_on)
+    for row in candidates.values_list(*_PUMP_COLUMNS):
+        wanted |= _dated_alerts_wanted(row, as_of=as_of, thresholds=thresholds)
     for refill_id, pump_id, patient_id, refilled_on in _latest_flagged_refills(pumps):
-        key = (pump_id, rules.DELIVERY_DEVIATION)
-        wanted[key] = WantedAlert(pump_id, patient_id, rules.DELIVERY_DEVIATION, refilled_on, refill_id)
+        wanted |= _delivery_alert_wanted(pump_id, patient_id, refill_id, refilled_on)
     return wanted
 
 
-def _latest_flagged_refills(pumps: PumpRange | None) -> list[tuple[int, int, int, datetime.date]]:
-    latest = (
-        Refill.objects.filter(pump=OuterRef("pump"), voided_at__isnull=True)
-        .order_by("-refilled_on", "-pk")
-        .values("pk")[:1]
+def alerts_wanted_for_pump(pump_id: int, *, as_of: datetime.date) -> dict[AlertKey, WantedAlert]:
+    """``alerts_wanted`` for one pump, in one query: its stored dates with its latest refill beside them.
+
+    What a write on one pump refreshes. No threshold filter in SQL: for one row,
+    ``rules.pump_alert_conditions`` alone decides (the scan's filter only skips rows
+    for which it would return nothing).
+    """
+    latest = _latest_refill(OuterRef("pk"))
+    row = (
+        Pump.objects.watched()
+        .filter(pk=pump_id)
+        .annotate(
+            latest_refill_id=Subquery(latest.values("pk")[:1]),
+            latest_refill_flag=Subquery(latest.values("delivery_flag")[:1]),
+            latest_refilled_on=Subquery(latest.values("refilled_on")[:1]),
+        )
+        .values_list(*_PUMP_COLUMNS, "latest_refill_id", "latest_refill_flag", "latest_refilled_on")
+        .first()
     )
+    if row is None:  # not watched: nothing is wanted, every open alert resolves
+        return {}
+    pump_row, (refill_id, flag, refilled_on) = row[: len(_PUMP_COLUMNS)], row[len(_PUMP_COLUMNS) :]
+    wanted = _dated_alerts_wanted(pump_row, as_of=as_of, thresholds=_thresholds())
+    if refill_id is not None and flag != Refill.DeliveryFlag.NONE:
+        patient_id = pump_row[1]
+        wanted |= _delivery_alert_wanted(pump_id, patient_id, refill_id, refilled_on)
+    return wanted
+
+
+def _dated_alerts_wanted(
+    row: tuple[Any, ...], *, as_of: datetime.date, thresholds: tuple[int, int]
+) -> dict[AlertKey, WantedAlert]:
+    """The refill and battery alerts one watched pump's row (``_PUMP_COLUMNS``) calls for."""
+    pump_id, patient_id, implanted_on, refill_due_on, alarm_date, battery_eos = row
+    due_soon_days, battery_days = thresholds
+    conditions = rules.pump_alert_conditions(
+        as_of=as_of,
+        refill_due_on=refill_due_on,
+        alarm_date=alarm_date,
+        battery_end_of_service_on=battery_eos,
+        due_soon_days=due_soon_days,
+        battery_warning_days=battery_days,
+    )
+    return {
+        (pump_id, kind): WantedAlert(pump_id, patient_id, kind, due_on or implanted_on)
+        for kind, due_on in conditions.items()
+    }
+
+
+def _delivery_alert_wanted(
+    pump_id: int, patient_id: int, refill_id: int, refilled_on: datetime.date
+) -> dict[AlertKey, WantedAlert]:
+    """A watched pump whose latest refill's delivery check was flagged (or not assessable)."""
+    key = (pump_id, rules.DELIVERY_DEVIATION)
+    return {key: WantedAlert(pump_id, patient_id, rules.DELIVERY_DEVIATION, refilled_on, refill_id)}
+
+
+def _latest_refill(pump: Any) -> QuerySet[Refill]:
+    """A pump's latest refill that is not voided (``pump``: the pump, or an ``OuterRef`` to it)."""
+    return Refill.objects.filter(pump=pump, voided_at__isnull=True).order_by("-refilled_on", "-pk")
+
+
+def _latest_flagged_refills(pumps: PumpRange | None) -> list[tuple[int, int, int, datetime.date]]:
+    latest = _latest_refill(OuterRef("pump")).values("pk")[:1]
     refills = Refill.objects.filter(pk=Subquery(latest), pump__in=Pump.objects.watched()).exclude(
         delivery_flag=Refill.DeliveryFlag.NONE
     )
@@ -330,16 +379,23 @@ def alerts_refresh_for_pump(pump: Pump, *, as_of: datetime.date | None = None, b
     """
     from spasticity.timeutil import clinic_today
 
-    with transaction.atomic():
+    as_of = as_of or clinic_today()
+    # No savepoint: it belongs to the caller's transaction, and a failure here fails the write.
+    with transaction.atomic(savepoint=False):
         _lock_chunk(chunk_of(pump.pk))
-        result = _reconcile((pump.pk, pump.pk + 1), as_of=as_of or clinic_today(), by=by)
+        wanted = alerts_wanted_for_pump(pump.pk, as_of=as_of)
+        result = _reconcile((pump.pk, pump.pk + 1), as_of=as_of, by=by, wanted=wanted)
     if result.notification_ids:
         notifications_send_soon()
     return result
 
 
-def _reconcile(pumps: PumpRange, *, as_of: datetime.date, by: Any) -> ScanResult:
-    wanted = alerts_wanted(as_of=as_of, pumps=pumps)
+def _reconcile(
+    pumps: PumpRange, *, as_of: datetime.date, by: Any, wanted: dict[AlertKey, WantedAlert] | None = None
+) -> ScanResult:
+    """Bring the range's alerts in line with what is wanted (read for the range unless given)."""
+    if wanted is None:
+        wanted = alerts_wanted(as_of=as_of, pumps=pumps)
     existing = _locked_unresolved_alerts(pumps)
     plan = plan_scan(wanted, {key: _as_current(alert) for key, alert in existing.items()}, as_of=as_of)
     result = ScanResult(as_of=as_of, chunks=1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import factory
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 
 from patients.models import Diagnosis, Patient, Referral
@@ -21,14 +23,19 @@ SECOND_NURSE = ("nurse2", "Noor", "Nolan")
 
 
 def seed_staff() -> dict[str, User]:
-    from tests.factories import UserFactory
+    from tests.factories import DEMO_PASSWORD, UserFactory
 
+    # Every demo login has the same published password: hash it once (a slow hash by design,
+    # about 0.15 s each), not once per login. Force: the factory would hash it again.
+    password = factory.Transformer.Force(make_password(DEMO_PASSWORD))
     staff: dict[str, User] = {}
     for role, (username, first, last) in DEMO_STAFF.items():
-        staff[role.value] = UserFactory.create(username=username, first_name=first, last_name=last, role=role)
+        staff[role.value] = UserFactory.create(
+            username=username, first_name=first, last_name=last, role=role, password=password
+        )
     username, first, last = SECOND_NURSE
     staff["pump_nurse_2"] = UserFactory.create(
-        username=username, first_name=first, last_name=last, role=Role.PUMP_NURSE
+        username=username, first_name=first, last_name=last, role=Role.PUMP_NURSE, password=password
     )
     return staff
 

@@ -13,7 +13,7 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -34,7 +34,7 @@ from pumps.projection import (
 )
 from pumps.selectors import suggested_starting_dose_mcg
 from spasticity.access import holds_role, require_permission
-from spasticity.audit import audited_save, record_save
+from spasticity.audit import audited_save, record_save, validate_record
 from spasticity.clinic import dosing_settings
 from spasticity.models import ClinicalRecord
 from spasticity.roles import PERMS, Role
@@ -109,7 +109,7 @@ def _merge(errors: Errors, error: ValidationError | Errors) -> Errors:
 
 def _validate(record: ClinicalRecord, exclude: Sequence[str] = (), *, validate_constraints: bool = True) -> Errors:
     try:
-        record.full_clean(exclude=list(exclude), validate_constraints=validate_constraints)
+        validate_record(record, exclude=exclude, validate_constraints=validate_constraints)
     except ValidationError as error:
         return _merge({}, error)
     return {}
@@ -121,13 +121,25 @@ def _raise_if(errors: Errors) -> None:
 
 
 def _lock(pump: Pump) -> Pump:
-    """Lock the pump row for the rest of the transaction, with its records."""
+    """Lock the pump row for the rest of the transaction, with its catalogue entry and patient."""
     # of=("self",): lock the pump row only, not its catalogue entry or patient.
     return Pump.objects.select_for_update(of=("self",)).select_related("model", "patient").get(pk=pump.pk)
 
 
 def _records(pump: Pump) -> tuple[list[Refill], list[DoseChange]]:
     return list(pump.refills.all()), list(pump.dose_changes.all())
+
+
+class LockedPump(NamedTuple):
+    """A pump row this transaction holds locked, with every record it has after this transaction's writes.
+
+    A refill or dose change has already read all of these to check the new record; handing
+    them on spares the recompute reading the same rows again.
+    """
+
+    pump: Pump
+    refills: list[Refill]
+    dose_changes: list[DoseChange]
 
 
 def _not_explanted(pump: Pump, field_name: str) -> Errors:
@@ -142,14 +154,17 @@ def _latest_record_on(refills: Sequence[Refill], dose_changes: Sequence[DoseChan
     return max(dates) if dates else None
 
 
-def _rederive(pump: Pump, *, by: Any, reason: str, today: datetime.date | None = None) -> None:
+def _rederive(
+    pump: Pump, *, by: Any, reason: str, today: datetime.date | None = None, held: LockedPump | None = None
+) -> None:
     """Everything a pump's records feed, recomputed from the records that remain.
 
     The same three functions run after every write and every void: the stored
     projection, the pump's alerts (so a change that puts a pump past its alarm
     date alerts now, not at tomorrow's 06:00 scan) and the patient's pathway stage.
+    ``held``: the pump and its records as the caller holds them (see ``LockedPump``).
     """
-    locked = pump_recompute_projection(pump, by=by, reason=reason)
+    locked = pump_recompute_projection(pump, by=by, reason=reason, held=held)
     alerts_refresh_for_pump(locked, as_of=today, by=by)
     patient_refresh_stage(locked.patient, by=by, today=today)
 
@@ -159,20 +174,29 @@ def _rederive(pump: Pump, *, by: Any, reason: str, today: datetime.date | None =
 # --------------------------------------------------------------------------
 
 
-def pump_recompute_projection(pump: Pump, *, by: Any, reason: str = "") -> Pump:
+def pump_recompute_projection(pump: Pump, *, by: Any, reason: str = "", held: LockedPump | None = None) -> Pump:
     """Recompute the pump's stored projection and current values from its records.
 
     The one writer of ``alarm_date``, ``refill_due_on``, ``battery_end_of_service_on``
     and the cached current program, drug and booked dates. Runs inside the caller's
-    transaction, locks the row, saves (with a history row) only when something moved.
+    transaction, locks the row (or takes the row and records the caller holds locked),
+    and saves (with a history row) only when something moved, and then only those columns.
     """
-    locked = _lock(pump)
-    refills, dose_changes = _records(locked)
-    fresh = pump_state(locked, refills, dose_changes, dosing_settings())
+    if held is None:
+        locked = _lock(pump)
+        held = LockedPump(locked, *_records(locked))
+    locked = held.pump
+    fresh = pump_state(locked, held.refills, held.dose_changes, dosing_settings())
     if stored_state(locked) != fresh:
         for name, value in fresh.as_dict().items():
             setattr(locked, name, value)
-        audited_save(locked, by=by, reason=reason or "Reservoir projection recomputed", bump_version=False)
+        audited_save(
+            locked,
+            by=by,
+            reason=reason or "Reservoir projection recomputed",
+            bump_version=False,
+            update_fields=STORED_FIELDS,
+        )
     for name in (*STORED_FIELDS, "version", "updated_at"):
         setattr(pump, name, getattr(locked, name))
     return locked
@@ -331,7 +355,8 @@ def dose_change_record(
     )
     _raise_if(draft.errors)
     audited_save(draft.dose_change, by=by, reason="Dose program changed")
-    _rederive(pump, by=by, reason=f"Dose changed to {draft.dose_change}", today=today)
+    held = LockedPump(locked, refills, [*dose_changes, draft.dose_change])
+    _rederive(pump, by=by, reason=f"Dose changed to {draft.dose_change}", today=today, held=held)
     return draft.dose_change
 
 
@@ -472,7 +497,8 @@ def refill_record(
     draft = _refill_draft(locked, refills, dose_changes, refilled_on=refilled_on, fill=fill)
     _raise_if(draft.errors)
     audited_save(draft.refill, by=by, reason="Refill recorded")
-    _rederive(pump, by=by, reason=f"Refilled on {refilled_on:%Y-%m-%d}", today=today)
+    held = LockedPump(locked, [*refills, draft.refill], dose_changes)
+    _rederive(pump, by=by, reason=f"Refilled on {refilled_on:%Y-%m-%d}", today=today, held=held)
     return draft.refill
 
 
@@ -918,7 +944,14 @@ def _sizes_in_use_errors(pump_model: PumpModel) -> Errors:
     if pump_model.pk is None:
         return {}
     sizes = set(pump_model.reservoir_sizes())
-    in_use = Pump.objects.implanted().filter(model=pump_model).values_list("reservoir_volume_ml", flat=True).distinct()
+    # order_by(): the pumps' default ordering would join the DISTINCT and give one row per pump.
+    in_use = (
+        Pump.objects.implanted()
+        .filter(model=pump_model)
+        .order_by()
+        .values_list("reservoir_volume_ml", flat=True)
+        .distinct()
+    )
     missing = sorted(size for size in in_use if size not in sizes)
     if not missing:
         return {}

@@ -7,13 +7,14 @@ that a save based on a stale copy is refused (optimistic concurrency, as in Opal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import ForeignKey
 from django.utils import timezone
 
 from spasticity.models import ClinicalRecord
@@ -57,14 +58,86 @@ def _with_source(reason: str) -> str:
     return f"{source}: {reason}" if reason else source
 
 
-def audited_save(record: ClinicalRecord, *, by: Any, reason: str = "", bump_version: bool = True) -> None:
-    """Save ``record`` with its history row attributed to ``by`` and explained by ``reason``."""
+def loaded_relations(record: ClinicalRecord) -> set[str]:
+    """The record's foreign keys given as objects read from (or saved to) the database.
+
+    ``full_clean`` would look each one up again to check that it exists. These need no
+    lookup: the object came from the database, nothing is ever deleted from under it
+    (clinical rows are voided, every foreign key is PROTECT) and the database's own
+    foreign key refuses a dangling id anyway. A relation given only as an id (from input)
+    is still looked up, for its field message.
+    """
+    names = set()
+    for field in type(record)._meta.concrete_fields:
+        if not isinstance(field, ForeignKey) or field.remote_field.limit_choices_to or not field.is_cached(record):
+            continue
+        related = field.get_cached_value(record)
+        if related is not None and related.pk is not None and not related._state.adding:
+            names.add(field.name)
+    return names
+
+
+def validate_record(
+    record: ClinicalRecord, *, exclude: Collection[str] = (), validate_constraints: bool = True
+) -> None:
+    """``record.full_clean()``, without looking up again the relations already loaded.
+
+    The same checks in the same order as Django's ``full_clean``: the fields, the model's
+    ``clean``, then uniqueness and constraints for the fields that passed. Only the
+    existence lookup of a loaded relation (``loaded_relations``) is left out; its
+    uniqueness and constraints are still checked (one implanted pump per patient).
+    """
+    excluded = set(exclude)
+    errors = _collect({}, record.clean_fields, exclude=excluded | loaded_relations(record))
+    errors = _collect(errors, record.clean)
+    excluded |= {name for name in errors if name != NON_FIELD_ERRORS}
+    errors = _collect(errors, record.validate_unique, exclude=excluded)
+    if validate_constraints:
+        excluded |= {name for name in errors if name != NON_FIELD_ERRORS}
+        errors = _collect(errors, record.validate_constraints, exclude=excluded)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _collect(errors: dict[str, Any], check: Callable[..., None], **kwargs: Any) -> dict[str, Any]:
+    try:
+        check(**kwargs)
+    except ValidationError as error:
+        return error.update_error_dict(errors)  # type: ignore[no-any-return]
+    return errors
+
+
+def audited_save(
+    record: ClinicalRecord,
+    *,
+    by: Any,
+    reason: str = "",
+    bump_version: bool = True,
+    update_fields: Collection[str] | None = None,
+) -> None:
+    """Save ``record`` with its history row attributed to ``by`` and explained by ``reason``.
+
+    The record is checked first (``validate_record``: its fields, the model's ``clean``,
+    uniqueness and constraints). ``update_fields``: only these columns are written, so
+    only they are checked (the model's ``clean`` still runs); the rest of the row is as
+    the caller read it in this transaction (a pump's recomputed dates, a voiding).
+    ``updated_at``, and ``version`` when bumped, are written too.
+    """
     record._history_user = by  # type: ignore[attr-defined]
     record._change_reason = _with_source(reason) or None  # type: ignore[attr-defined]
     if bump_version and record.pk is not None:
         record.version += 1
-    record.full_clean()
-    record.save()
+    written = None
+    unwritten: set[str] = set()
+    if update_fields is not None:
+        written = {*update_fields, "updated_at", *(("version",) if bump_version else ())}
+        unwritten = {
+            field.name
+            for field in type(record)._meta.concrete_fields
+            if field.name not in written and field.attname not in written
+        }
+    validate_record(record, exclude=unwritten)
+    record.save(update_fields=written)
 
 
 def check_version(record: ClinicalRecord, expected_version: int | None) -> None:
@@ -127,7 +200,8 @@ def void_record(record: ClinicalRecord, *, by: Any, reason: str) -> None:
     record.voided_by = by
     record.void_reason = reason.strip()
     try:
-        audited_save(record, by=by, reason=f"Voided: {reason.strip()}")
+        # Only the voiding is written: the record's content stays as it was recorded.
+        audited_save(record, by=by, reason=f"Voided: {reason.strip()}", update_fields=VOID_STATE_FIELDS)
         for hook in AFTER_VOID_HOOKS.get(type(record), []):
             hook(record, by)
     except Exception:
