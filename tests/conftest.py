@@ -98,3 +98,23 @@ def api_as() -> Callable[[User], object]:
         return client
 
     return make
+
+
+def _flushes_the_database(item: pytest.Item) -> bool:
+    """A transactional test (``transaction=True``, a live server) empties every table when it ends."""
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")):
+        return True
+    fixtures = getattr(item, "fixturenames", ())
+    return "transactional_db" in fixtures or "live_server" in fixtures
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the transactional tests after all the others.
+
+    Their flush also empties what the migrations wrote (the role groups, the pump
+    catalogue), which every other test relies on. pytest-django puts tests that reach the
+    database only through a fixture of a fixture after them, so order again, stably.
+    """
+    items.sort(key=_flushes_the_database)
