@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := .stamps
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck pytest install assets services system-deps clean
+.PHONY: demo test lint typecheck pytest install assets services system-deps clean bench
 
 $(STAMP)/venv: requirements.txt requirements-dev.txt
 	@mkdir -p $(STAMP)
@@ -60,6 +60,15 @@ pytest: install assets services system-deps
 
 ## make test: every test on PostgreSQL and Redis, plus ruff and mypy.
 test: lint typecheck pytest
+
+## make bench: the scale benchmark (issue 10, docs/performance.md), which `make test` leaves out: the
+## 2,000-pump bench test, then the app against its SQL floor at BENCH_PUMPS (20,000) pumps on a scratch
+## database, BENCH_DATABASE_URL, created if missing and emptied.
+bench: install services
+	DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/spasticity} \
+	  $(BIN)/pytest -p no:cacheprovider -m bench tests/bench
+	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/spasticity_bench} \
+	  $(BIN)/python scripts/bench_caseload.py --pumps $${BENCH_PUMPS:-20000}
 
 clean:
 	rm -rf $(VENV) $(STAMP) node_modules static/vendor staticfiles demo.sqlite3
