@@ -7,6 +7,7 @@ every access rule is greppable by its permission name. Every role reads everythi
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -100,6 +101,16 @@ def roles_of(user: object) -> set[Role]:
         return set()
     names = {g.name for g in user.groups.all()}  # type: ignore[attr-defined]
     return {role for role in Role if role.value in names}
+
+
+def sync_role_groups_in_migration(apps: Any, schema_editor: Any) -> None:
+    """``RunPython`` for each migration that changes the permissions list: re-sync the
+    groups with the historical models (one definition for every such migration)."""
+    sync_role_groups(
+        apps.get_model("auth", "Group"),
+        apps.get_model("auth", "Permission"),
+        apps.get_model("contenttypes", "ContentType"),
+    )
 
 
 def sync_role_groups(group_model: type, permission_model: type, content_type_model: type) -> None:

@@ -48,12 +48,6 @@ def pump_url(pump: Any) -> str:
 
 
 @register.filter
-def row_pump_url(row: Any) -> str:
-    """The pump's page for a report row (which carries ``pump_id`` and ``patient_id``)."""
-    return _pump_url(row.pump_id, row.patient_id)
-
-
-@register.filter
 def kind_badge(kind: str) -> str:
     return KIND_BADGES.get(kind, "text-bg-secondary")
 

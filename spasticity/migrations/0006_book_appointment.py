@@ -6,15 +6,7 @@ The permissions list gains ``book_appointment``; re-syncing the groups with
 
 from django.db import migrations
 
-
-def sync_roles(apps, schema_editor):  # type: ignore[no-untyped-def]
-    from spasticity.roles import sync_role_groups
-
-    sync_role_groups(
-        apps.get_model("auth", "Group"),
-        apps.get_model("auth", "Permission"),
-        apps.get_model("contenttypes", "ContentType"),
-    )
+from spasticity.roles import sync_role_groups_in_migration
 
 
 class Migration(migrations.Migration):
@@ -46,5 +38,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunPython(sync_roles, migrations.RunPython.noop),
+        migrations.RunPython(sync_role_groups_in_migration, migrations.RunPython.noop),
     ]
