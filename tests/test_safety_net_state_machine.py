@@ -56,6 +56,7 @@ import os
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
@@ -78,6 +79,8 @@ from alerts import rules as alert_rules
 from alerts.models import Alert, AlertStatus
 from alerts.reports import overdue_refills
 from alerts.services import alert_acknowledge, alert_scan, alert_snooze, system_user
+from appointments.models import Appointment
+from appointments.services import appointment_book, appointment_cancel
 from patients.models import Patient
 from patients.services import patient_save
 from pumps.models import DoseChange, Pump, PumpModel, Refill, Surgery
@@ -129,6 +132,8 @@ ROLES = {
 surgical_actors = st.sampled_from(["surgeon", "doctor", "surgeon", "doctor", "nurse"])
 dosing_actors = st.sampled_from(["nurse", "doctor", "nurse", "doctor", "therapist"])
 alert_actors = st.sampled_from(["nurse", "nurse", "doctor", "administrator", "therapist"])
+# Refill bookings are tried on each of these days from the pump's alarm date (due a week before).
+DAYS_FROM_ALARM = [-21, -14, -8, -7, -6, -1, 0, 1, 10]
 
 
 @functools.cache
@@ -683,6 +688,72 @@ class ClinicDays(RuleBasedStateMachine):
             self.assert_alerts_follow([pump.pk], self.today)
 
     # --- corrections ----------------------------------------------------------------
+
+    # --- appointments ---------------------------------------------------------------
+
+    @rule(
+        data=st.data(),
+        keep_days_from_alarm=st.sampled_from(DAYS_FROM_ALARM),
+        with_reason=st.booleans(),
+        actor=st.sampled_from(["nurse", "doctor", "administrator", "therapist", "surgeon"]),
+    )
+    def book_refill(self, data: st.DataObject, keep_days_from_alarm: int, with_reason: bool, actor: str) -> None:
+        """Try a refill on each day around the pump's alarm date (due a week before it).
+
+        Each booking the service takes is cancelled again, but the one ``keep_days_from_alarm``
+        days from the alarm date, so that every step checks the whole rule and later steps
+        find bookings to cancel.
+        """
+        pump = self.pick_from(
+            data, "pump", self.all_pumps(), lambda p: is_implanted(p) and p.alarm_date is not None, is_implanted
+        )
+        # The drawn actor (who may be refused), then a pump nurse (who may book).
+        for booker, days_from_alarm in itertools.product(dict.fromkeys([actor, "nurse"]), DAYS_FROM_ALARM):
+            pump.refresh_from_db()
+            day = (pump.alarm_date or self.today) + dt.timedelta(days=days_from_alarm)
+            done = self.try_booking(pump, day, with_reason=with_reason, actor=booker)
+            if done is not None and days_from_alarm != keep_days_from_alarm:
+                appointment_cancel(done, by=self.staff["nurse"], reason="Checking the booking rule")
+        assert Appointment.objects.booked().filter(pump=pump, kind="refill").count() <= 1
+
+    def try_booking(self, pump: Pump, day: dt.date, *, with_reason: bool, actor: str) -> Appointment | None:
+        already = Appointment.objects.booked().filter(pump=pump, kind="refill").exists()
+        appointment = Appointment(
+            patient=pump.patient,
+            pump=pump,
+            kind="refill",
+            starts_at=dt.datetime.combine(day, dt.time(10, 0), tzinfo=ZoneInfo(django_settings.TIME_ZONE)),
+            confirmation_reason="Family away until then, agreed with the nurse" if with_reason else "",
+        )
+        done, refusal = self.attempt(
+            "book_refill", lambda: appointment_book(appointment, staff=[self.staff["nurse"]], by=self.staff[actor])
+        )
+        # The oracle, written out here: who may book, what may be booked for, and the dates.
+        allowed = (
+            actor in {"nurse", "doctor", "administrator"}
+            and pump.voided_at is None
+            and pump.patient.voided_at is None
+            and pump.explanted_on is None
+            and not already
+            and not (pump.alarm_date is not None and day >= pump.alarm_date)
+            and not (pump.refill_due_on is not None and day > pump.refill_due_on and not with_reason)
+        )
+        assert (done is not None) == allowed, f"booking {day} for {pump} by the {actor}: {refusal}"
+        if done is not None:
+            assert done.history.get().history_user == self.staff[actor]
+        return done
+
+    @precondition(lambda self: Appointment.objects.booked().exists())
+    @rule(data=st.data(), actor=st.sampled_from(["nurse", "administrator", "therapist"]))
+    def cancel_appointment(self, data: st.DataObject, actor: str) -> None:
+        appointment = self.pick(data, list(Appointment.objects.booked().order_by("pk")), "appointment")
+        done, refusal = self.attempt(
+            "cancel_appointment",
+            lambda: appointment_cancel(appointment, by=self.staff[actor], reason="The family asked to move it"),
+        )
+        assert (done is not None) == (actor != "therapist"), refusal
+        appointment.refresh_from_db()
+        assert appointment.status == ("cancelled" if done is not None else "booked")
 
     def void(self, record: ClinicalRecord, actor: str = "doctor") -> Exception | None:
         _, refusal = self.attempt(
