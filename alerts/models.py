@@ -33,6 +33,12 @@ class AlertKind(models.TextChoices):
     BATTERY_END_OF_LIFE = rules.BATTERY_END_OF_LIFE, "Battery end of life"
     DELIVERY_DEVIATION = rules.DELIVERY_DEVIATION, "Delivery deviation"
     REFILL_DUE_SOON = rules.REFILL_DUE_SOON, "Refill due soon"
+    MRI_FOLLOW_UP_MISSING = rules.MRI_FOLLOW_UP_MISSING, "MRI follow-up missing"
+    SECOND_CHECK_DISAGREED = rules.SECOND_CHECK_DISAGREED, "Second check disagreed"
+    APPOINTMENT_MISSED = rules.APPOINTMENT_MISSED, "Appointment missed"
+    SECOND_CHECK_MISSING = rules.SECOND_CHECK_MISSING, "Second check missing"
+    BOOKING_AFTER_ALARM = rules.BOOKING_AFTER_ALARM, "Booking after alarm date"
+    REFILL_NOT_BOOKED = rules.REFILL_NOT_BOOKED, "Refill not booked"
 
 
 class AlertStatus(models.TextChoices):

@@ -19,6 +19,23 @@ Ranks are spaced by tens so that a new kind slots in without renumbering stored 
     (a possible catheter or pump problem to review), or came after the projected empty
     day (the pump may have run dry).
 50. ``refill_due_soon``: a refill to book within the next 14 days.
+
+Kinds raised from other records than the pump's dates (each has its own source in
+``alerts.sources``):
+
+16. ``mri_follow_up_missing``: an MRI with no follow-up recorded within 24 hours: a
+    Prometra emptied for the scan and not refilled, or a SynchroMed whose motor restart
+    was never confirmed. Either way the pump may be delivering nothing.
+17. ``second_check_disagreed``: a second checker disagreed with a refill or dose change
+    that is already programmed: the pump may be delivering the wrong dose now.
+22. ``appointment_missed``: a family did not come to a booked appointment; it stays
+    until a new booking or a refill answers it.
+25. ``second_check_missing``: a refill or dose change still waits for its independent
+    second check after ``CLINIC["SECOND_CHECK_HOURS"]``.
+27. ``booking_after_alarm``: the booked refill now falls on or after the pump's alarm
+    date (the pump was refilled or its dose changed since the booking).
+45. ``refill_not_booked``: refill due within ``CLINIC["REFILL_NOT_BOOKED_DAYS"]`` with
+    no booked refill appointment.
 """
 
 from __future__ import annotations
@@ -33,6 +50,12 @@ REFILL_OVERDUE = "refill_overdue"
 BATTERY_END_OF_LIFE = "battery_end_of_life"
 DELIVERY_DEVIATION = "delivery_deviation"
 REFILL_DUE_SOON = "refill_due_soon"
+MRI_FOLLOW_UP_MISSING = "mri_follow_up_missing"
+SECOND_CHECK_DISAGREED = "second_check_disagreed"
+APPOINTMENT_MISSED = "appointment_missed"
+SECOND_CHECK_MISSING = "second_check_missing"
+BOOKING_AFTER_ALARM = "booking_after_alarm"
+REFILL_NOT_BOOKED = "refill_not_booked"
 
 URGENCY: dict[str, int] = {
     PAST_ALARM_DATE: 10,
@@ -41,6 +64,12 @@ URGENCY: dict[str, int] = {
     BATTERY_END_OF_LIFE: 30,
     DELIVERY_DEVIATION: 40,
     REFILL_DUE_SOON: 50,
+    MRI_FOLLOW_UP_MISSING: 16,
+    SECOND_CHECK_DISAGREED: 17,
+    APPOINTMENT_MISSED: 22,
+    SECOND_CHECK_MISSING: 25,
+    BOOKING_AFTER_ALARM: 27,
+    REFILL_NOT_BOOKED: 45,
 }
 KINDS_BY_URGENCY: tuple[str, ...] = tuple(sorted(URGENCY, key=URGENCY.__getitem__))
 # Withdrawal risk: never snoozed, only acknowledged with a note (spec "Alerts and jobs").

@@ -100,6 +100,12 @@ _NO_LONGER_APPLIES: dict[str, str] = {
     rules.REFILL_DUE_SOON: "The refill-due date is no longer within the due-soon window.",
     rules.BATTERY_END_OF_LIFE: "End of service is no longer within the warning window.",
     rules.DELIVERY_DEVIATION: "A later refill was within the expected delivery range.",
+    rules.REFILL_NOT_BOOKED: "A refill appointment is booked, or the refill is no longer due within the window.",
+    rules.APPOINTMENT_MISSED: "A new appointment was booked or the pump was refilled.",
+    rules.BOOKING_AFTER_ALARM: "The booked refill is now before the alarm date, or it was moved or cancelled.",
+    rules.SECOND_CHECK_MISSING: "The second check was recorded.",
+    rules.SECOND_CHECK_DISAGREED: "The disagreement was answered.",
+    rules.MRI_FOLLOW_UP_MISSING: "The MRI follow-up was recorded.",
 }
 
 

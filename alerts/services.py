@@ -35,6 +35,7 @@ from alerts.scan_plan import (
     WantedAlert,
     plan_scan,
 )
+from alerts.sources import PumpRow, RowSource, row_sources
 from pumps.models import Pump, Refill
 from spasticity.audit import record_save
 from spasticity.roles import PERMS
@@ -182,8 +183,8 @@ def _lock_chunk(chunk: int) -> None:
 # --------------------------------------------------------------------------
 
 
-# What the alert rules read of a pump row (``_dated_alerts_wanted``).
-_PUMP_COLUMNS = ("pk", "patient_id", "implanted_on", "refill_due_on", "alarm_date", "battery_end_of_service_on")
+# What the alert rules read of a pump row (``_dated_alerts_wanted``); row sources read them too.
+PUMP_COLUMNS = ("pk", "patient_id", "implanted_on", "refill_due_on", "alarm_date", "battery_end_of_service_on")
 
 
 def _thresholds() -> tuple[int, int]:
@@ -197,23 +198,29 @@ def alerts_wanted(*, as_of: datetime.date, pumps: PumpRange | None = None) -> di
     1. Watched pumps (``Pump.objects.watched()``: implanted, not voided, patient not
        voided) with no projection, or whose stored dates fall inside a threshold:
        refill due within the due-soon window (or past), alarm date passed, or battery
-       end of service within the warning window.
+       end of service within the warning window; and the pumps any row source
+       (``alerts.sources``) may alert on, with that source's values beside them.
     2. Each watched pump's latest refill (not voided), when its delivery check was
        flagged (or not assessable): a ``delivery_deviation``. A later refill within
        range answers it.
     """
     due_soon_days, battery_days = thresholds = _thresholds()
-    candidates = Pump.objects.watched().filter(
+    sources = row_sources()
+    may_need_alert = (
         Q(alarm_date__isnull=True)
         | Q(refill_due_on__lte=as_of + datetime.timedelta(days=due_soon_days))
         | Q(alarm_date__lt=as_of)
         | Q(battery_end_of_service_on__lte=as_of + datetime.timedelta(days=battery_days))
     )
+    for source in sources:
+        may_need_alert |= source.candidates(as_of)
+    candidates = Pump.objects.watched().filter(may_need_alert)
     if pumps is not None:
         candidates = candidates.filter(pk__gte=pumps[0], pk__lt=pumps[1])
+    annotations = _source_annotations(sources, as_of)
     wanted: dict[AlertKey, WantedAlert] = {}
-    for row in candidates.values_list(*_PUMP_COLUMNS):
-        wanted |= _dated_alerts_wanted(row, as_of=as_of, thresholds=thresholds)
+    for row in candidates.annotate(**annotations).values(*PUMP_COLUMNS, *annotations):
+        wanted |= _row_alerts_wanted(row, as_of=as_of, thresholds=thresholds, sources=sources)
     for refill_id, pump_id, patient_id, refilled_on in _latest_flagged_refills(pumps):
         wanted |= _delivery_alert_wanted(pump_id, patient_id, refill_id, refilled_on)
     return wanted
@@ -223,36 +230,49 @@ def alerts_wanted_for_pump(pump_id: int, *, as_of: datetime.date) -> dict[AlertK
     """``alerts_wanted`` for one pump, in one query: its stored dates with its latest refill beside them.
 
     What a write on one pump refreshes. No threshold filter in SQL: for one row,
-    ``rules.pump_alert_conditions`` alone decides (the scan's filter only skips rows
-    for which it would return nothing).
+    ``rules.pump_alert_conditions`` and the row sources alone decide (the scan's
+    filter only skips rows for which they would return nothing).
     """
+    sources = row_sources()
     latest = _latest_refill(OuterRef("pk"))
-    row = (
-        Pump.objects.watched()
-        .filter(pk=pump_id)
-        .annotate(
-            latest_refill_id=Subquery(latest.values("pk")[:1]),
-            latest_refill_flag=Subquery(latest.values("delivery_flag")[:1]),
-            latest_refilled_on=Subquery(latest.values("refilled_on")[:1]),
-        )
-        .values_list(*_PUMP_COLUMNS, "latest_refill_id", "latest_refill_flag", "latest_refilled_on")
-        .first()
-    )
+    annotations = _source_annotations(sources, as_of) | {
+        "latest_refill_id": Subquery(latest.values("pk")[:1]),
+        "latest_refill_flag": Subquery(latest.values("delivery_flag")[:1]),
+        "latest_refilled_on": Subquery(latest.values("refilled_on")[:1]),
+    }
+    row = Pump.objects.watched().filter(pk=pump_id).annotate(**annotations).values(*PUMP_COLUMNS, *annotations).first()
     if row is None:  # not watched: nothing is wanted, every open alert resolves
         return {}
-    pump_row, (refill_id, flag, refilled_on) = row[: len(_PUMP_COLUMNS)], row[len(_PUMP_COLUMNS) :]
-    wanted = _dated_alerts_wanted(pump_row, as_of=as_of, thresholds=_thresholds())
-    if refill_id is not None and flag != Refill.DeliveryFlag.NONE:
-        patient_id = pump_row[1]
-        wanted |= _delivery_alert_wanted(pump_id, patient_id, refill_id, refilled_on)
+    wanted = _row_alerts_wanted(row, as_of=as_of, thresholds=_thresholds(), sources=sources)
+    if row["latest_refill_id"] is not None and row["latest_refill_flag"] != Refill.DeliveryFlag.NONE:
+        wanted |= _delivery_alert_wanted(pump_id, row["patient_id"], row["latest_refill_id"], row["latest_refilled_on"])
+    return wanted
+
+
+def _source_annotations(sources: tuple[RowSource, ...], as_of: datetime.date) -> dict[str, Any]:
+    annotations: dict[str, Any] = {}
+    for source in sources:
+        annotations |= source.annotations(as_of)
+    return annotations
+
+
+def _row_alerts_wanted(
+    row: PumpRow, *, as_of: datetime.date, thresholds: tuple[int, int], sources: tuple[RowSource, ...]
+) -> dict[AlertKey, WantedAlert]:
+    """Every alert one watched pump's row calls for: its dated alerts and each source's."""
+    pump_id, patient_id = row["pk"], row["patient_id"]
+    wanted = _dated_alerts_wanted(row, as_of=as_of, thresholds=thresholds)
+    for source in sources:
+        for kind, due_on in source.wanted(row, as_of).items():
+            wanted[(pump_id, kind)] = WantedAlert(pump_id, patient_id, kind, due_on)
     return wanted
 
 
 def _dated_alerts_wanted(
-    row: tuple[Any, ...], *, as_of: datetime.date, thresholds: tuple[int, int]
+    row: PumpRow, *, as_of: datetime.date, thresholds: tuple[int, int]
 ) -> dict[AlertKey, WantedAlert]:
-    """The refill and battery alerts one watched pump's row (``_PUMP_COLUMNS``) calls for."""
-    pump_id, patient_id, implanted_on, refill_due_on, alarm_date, battery_eos = row
+    """The refill and battery alerts one watched pump's row (``PUMP_COLUMNS``) calls for."""
+    pump_id, patient_id, implanted_on, refill_due_on, alarm_date, battery_eos = (row[name] for name in PUMP_COLUMNS)
     due_soon_days, battery_days = thresholds
     conditions = rules.pump_alert_conditions(
         as_of=as_of,

@@ -50,6 +50,14 @@ class Drug(models.TextChoices):
     COMPOUNDED = "compounded", "Compounded baclofen"
 
 
+class MriProcedure(models.TextChoices):
+    """What a pump model needs around an MRI scan (spec "Pump-model rules")."""
+
+    NONE = "none", "None recorded"
+    EMPTY_BEFORE_REFILL_AFTER = "empty_before_refill_after", "Empty before the MRI (1.5 T only), refill after"
+    INTERROGATE_AFTER = "interrogate_after", "Interrogate after the MRI to confirm the motor restarted"
+
+
 class PumpModel(ClinicalRecord):
     """A catalogue entry: what a pump model holds and how long its battery lasts."""
 
@@ -66,6 +74,30 @@ class PumpModel(ClinicalRecord):
         null=True,
         blank=True,
         help_text="e.g. 90 for SynchroMed II; leave empty when the manufacturer gives none",
+    )
+    default_low_reservoir_alarm_ml = models.DecimalField(
+        "Default low-reservoir alarm (mL)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"), "The alarm volume cannot be negative.")],
+        help_text="Used when an implant, or a replacement by this model, gives none "
+        "(Prometra II 3.0, SynchroMed II 2.0)",
+    )
+    labelled_min_age_years = models.PositiveSmallIntegerField(
+        "Labelled minimum age (years)",
+        null=True,
+        blank=True,
+        help_text="A younger patient's implant needs an off-label reason (Prometra II: 22)",
+    )
+    mri_procedure = models.CharField(
+        "MRI procedure",
+        max_length=30,
+        choices=MriProcedure.choices,
+        default=MriProcedure.NONE,
+        help_text="What an MRI needs: empty the pump first and refill after (Prometra), "
+        "or interrogate it after to confirm the motor restarted (SynchroMed)",
     )
 
     WRITE_PERMISSION = PERMS.EDIT_PUMP_CATALOGUE

@@ -692,11 +692,11 @@ def replacement_alarm_volume_ml(old_pump: Pump, new_model: PumpModel | None) -> 
     """The new pump's low-reservoir alarm volume when the surgeon gives none.
 
     A pump of the same model keeps the old pump's alarm volume (it was set for this
-    child); a different model takes its catalogue default, or the manufacturer's 2 mL.
+    child); a different model takes its catalogue default, or the field's 2 mL.
     """
     if new_model is None or new_model.pk == old_pump.model_id:
         return old_pump.low_reservoir_alarm_ml
-    default = getattr(new_model, "default_low_reservoir_alarm_ml", None)
+    default = new_model.default_low_reservoir_alarm_ml
     field_default = Pump._meta.get_field("low_reservoir_alarm_ml").get_default()
     return Decimal(str(default if default is not None else field_default))
 

@@ -59,8 +59,14 @@ def test_urgency_puts_a_past_alarm_date_first_and_due_soon_last():
     assert rules.KINDS_BY_URGENCY == (
         "past_alarm_date",
         "projection_missing",
+        "mri_follow_up_missing",
+        "second_check_disagreed",
         "refill_overdue",
+        "appointment_missed",
+        "second_check_missing",
+        "booking_after_alarm",
         "battery_end_of_life",
         "delivery_deviation",
+        "refill_not_booked",
         "refill_due_soon",
     )

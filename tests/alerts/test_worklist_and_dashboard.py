@@ -189,12 +189,18 @@ def test_the_dashboard_counts_the_caseload_refills_on_time_and_alerts_by_kind(cl
     assert stages["referred"] == 1 and stages["maintenance"] + stages["titration"] == 2 and data.caseload_total == 3
     kinds = {row["kind"]: row for row in data.alerts_by_kind}
     assert (kinds["past_alarm_date"]["open"], kinds["past_alarm_date"]["acknowledged"]) == (1, 1)
-    assert list(kinds) == [
+    assert list(kinds) == [  # every kind, most urgent first
         "past_alarm_date",
         "projection_missing",
+        "mri_follow_up_missing",
+        "second_check_disagreed",
         "refill_overdue",
+        "appointment_missed",
+        "second_check_missing",
+        "booking_after_alarm",
         "battery_end_of_life",
         "delivery_deviation",
+        "refill_not_booked",
         "refill_due_soon",
     ]
 

@@ -255,8 +255,10 @@ def test_replacing_a_pump_explants_the_old_one_and_returns_the_new_one(api_as, s
     new = response.json()
     assert new["serial_number"] == "NEW9" and new["catheter_tip_level"] == "T10"
     assert new["implanted_on"] == "2024-04-01" and new["status"] == "active"
-    # 18 mL at 500/2000 mL/day = 72 days → 2024-06-12.
-    assert new["alarm_date"] == "2024-06-12"
+    # A different model without an alarm volume takes the catalogue's: Prometra II 3.0 mL.
+    # 17 mL above the alarm at 500/2000 = 0.25 mL/day = 68 days → 2024-06-08.
+    assert new["low_reservoir_alarm_ml"] == "3.00"
+    assert new["alarm_date"] == "2024-06-08"
     old_now = api_as(surgeon).get(f"/api/v1/pumps/{old.pk}/").json()
     assert old_now["status"] == "explanted" and old_now["explanted_on"] == "2024-04-01"
     assert old_now["alarm_date"] is None

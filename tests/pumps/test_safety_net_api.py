@@ -233,7 +233,7 @@ def test_a_same_model_replacement_keeps_the_old_alarm_volume_and_another_model_t
     body = {"model": prometra.pk, "serial_number": "OTHER1", "reservoir_volume_ml": "20", "performed_on": "2024-04-01"}
     different = client.post(f"/api/v1/pumps/{other.pk}/replace/", body, format="json")
     assert different.status_code == 201, different.json()
-    assert D(different.json()["low_reservoir_alarm_ml"]) == D("2.0")
+    assert D(different.json()["low_reservoir_alarm_ml"]) == D("3.0")  # Prometra II's catalogue default
 
 
 # --- Dose safety --------------------------------------------------------------------------
