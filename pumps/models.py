@@ -179,6 +179,11 @@ class Pump(ClinicalRecord):
         help_text="From interrogation, when the pump signals elective replacement",
     )
     explanted_on = models.DateField(null=True, blank=True, editable=False)
+    off_label_reason = models.TextField(
+        "Off-label reason",
+        blank=True,
+        help_text="Why this model is implanted outside its labelling (e.g. a patient younger than its labelled age)",
+    )
     temporary_card_given_on = models.DateField("Temporary ID card given", null=True, blank=True)
     permanent_card_received_on = models.DateField("Permanent ID card received", null=True, blank=True)
     emergency_card_given_on = models.DateField("Emergency card given", null=True, blank=True)
