@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := .stamps
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck pytest install assets services system-deps clean bench
+.PHONY: demo demo-port test lint typecheck pytest install assets services system-deps clean bench
 
 $(STAMP)/venv: requirements.txt requirements-dev.txt
 	@mkdir -p $(STAMP)
@@ -35,11 +35,17 @@ DEMO_ENV = ALLOW_HTTP=true REQUIRE_2FA=false SECRET_KEY="$${SECRET_KEY:-$$(cat $
 staticfiles/staticfiles.json: $(STAMP)/venv $(STAMP)/assets $(STAMP)/demo-secret-key $(shell find static -path static/vendor -prune -o -type f -print) $(shell find */static -type f 2>/dev/null)
 	$(DEMO_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 
-## make demo: a working demo on an embedded SQLite database, seeded, with the jobs running.
-demo: install assets staticfiles/staticfiles.json $(STAMP)/demo-secret-key
+## make demo: a working demo on an embedded SQLite database, seeded, with the jobs running,
+## on http://127.0.0.1:$(PORT) (`make demo PORT=8123` when 8000 is taken).
+PORT ?= 8000
+demo: demo-port install assets staticfiles/staticfiles.json $(STAMP)/demo-secret-key
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py seed_demo
-	$(DEMO_ENV) $(BIN)/python manage.py run_demo
+	$(DEMO_ENV) $(BIN)/python manage.py run_demo --addrport 127.0.0.1:$(PORT)
+
+# Checked first, before anything is installed or built.
+demo-port:
+	@[[ "$(PORT)" =~ ^[0-9]+$$ ]] && (( $(PORT) > 0 && $(PORT) < 65536 )) || { echo "PORT must be a port number (1-65535), not '$(PORT)'" >&2; exit 2; }
 
 system-deps:
 	./scripts/system_deps.sh

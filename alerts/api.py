@@ -141,6 +141,11 @@ class OverdueRefillsQuery(ReportQuery):
     nurse = serializers.IntegerField(required=False)
     diagnosis = serializers.CharField(required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=[s for s, _ in reports.OVERDUE_STATUSES], required=False)
+    booked = serializers.ChoiceField(
+        choices=[value for value, _ in reports.BOOKED_CHOICES],
+        required=False,
+        help_text="yes: pumps with a booked refill appointment; no: pumps without one",
+    )
 
 
 class BatteryQuery(ReportQuery):
@@ -161,6 +166,9 @@ class OverdueRefillRowSerializer(serializers.Serializer):  # type: ignore[type-a
     alarm_date = serializers.DateField(allow_null=True)
     days_overdue = serializers.IntegerField(allow_null=True, help_text="Empty for a pump with no projection")
     status = serializers.ChoiceField(choices=[s for s, _ in reports.OVERDUE_STATUSES])
+    booked_on = serializers.DateField(
+        allow_null=True, help_text="The day of the pump's booked refill appointment; empty when none is booked"
+    )
 
 
 class BatteryRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -230,7 +238,7 @@ def _report_schema(row_serializer: Any, query: Any) -> Any:
 
 
 class OverdueRefillsReport(ReportView):
-    """``GET reports/overdue-refills/?as_of=YYYY-MM-DD[&nurse=&diagnosis=&status=][&format=csv]``."""
+    """``GET reports/overdue-refills/?as_of=YYYY-MM-DD[&nurse=&diagnosis=&status=&booked=yes|no][&format=csv]``."""
 
     query_class = OverdueRefillsQuery
     row_serializer = OverdueRefillRowSerializer
@@ -244,6 +252,7 @@ class OverdueRefillsReport(ReportView):
             nurse_id=query.get("nurse"),
             diagnosis=query.get("diagnosis", ""),
             status=query.get("status", ""),
+            booked=query.get("booked", ""),
         )
 
     @_report_schema(OverdueRefillRowSerializer, OverdueRefillsQuery)

@@ -77,12 +77,15 @@ class OverdueRefillsForm(forms.Form):
     nurse = NurseChoiceField(queryset=User.objects.none(), required=False, empty_label="Any nurse")
     diagnosis = forms.ChoiceField(choices=[("", "Any diagnosis"), *Diagnosis.choices], required=False)
     status = forms.ChoiceField(choices=[("", "Any status"), *reports.OVERDUE_STATUSES], required=False)
+    booked = forms.ChoiceField(
+        label="Refill booked", choices=[("", "Booked or not"), *reports.BOOKED_CHOICES], required=False
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["nurse"].queryset = staff_with_role(Role.PUMP_NURSE)  # type: ignore[attr-defined]
         self.fields["as_of"].widget.attrs["class"] = "form-control"
-        for name in ("nurse", "diagnosis", "status"):
+        for name in ("nurse", "diagnosis", "status", "booked"):
             self.fields[name].widget.attrs["class"] = "form-select"
 
     def filters(self, *, today: datetime.date) -> dict[str, Any]:
@@ -94,6 +97,7 @@ class OverdueRefillsForm(forms.Form):
             "nurse_id": nurse.pk if nurse else None,
             "diagnosis": data.get("diagnosis") or "",
             "status": data.get("status") or "",
+            "booked": data.get("booked") or "",
         }
 
 

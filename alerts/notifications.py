@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -39,6 +40,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from alerts.bulk_writes import insert_rows
 from alerts.models import Alert, AlertQuerySet, Notification, NotificationChannel, NotificationKind, NotificationStatus
 from spasticity.roles import Role
 from spasticity.sms import send_sms
@@ -106,54 +108,78 @@ def _queue(
 def immediate_queue_many(alert_ids: list[int], *, as_of: datetime.date) -> list[int]:
     """Queue the immediate email(s) for new ``past_alarm_date`` alerts; returns the new row ids to send.
 
-    Set-based for the scan: one read of the alerts, one of the pump nurses (only when a
-    patient has no active nurse of their own), one insert of the rows and one of their
-    links to the alerts, however many alerts. The alerts are new, so their dedupe keys
-    (``immediate:<alert>:<recipient>``) cannot exist yet.
+    Set-based for the scan, however many alerts: one read of the alerts, one of the pump
+    nurses (only when a patient has no active nurse of their own), one insert of the rows
+    and one of their links to the alerts (``alerts.bulk_writes``). The alerts are new, so
+    their dedupe keys (``immediate:<alert>:<recipient>``) cannot exist yet.
+
+    The body is written when the email is sent (``_immediate_body``), from the alert as it
+    then stands: rendering a template per email here cost a third of a first scan that
+    raises thousands at once, and the sending reads the alert anyway.
     """
-    alerts = list(Alert.objects.filter(pk__in=alert_ids).select_related("patient__assigned_nurse", "pump"))
-    everyone: list[User] | None = None
-    rows: list[tuple[Notification, Alert]] = []
-    skip_reason = _skip_reason.get()
-    for alert in alerts:
+    alerts = Alert.objects.filter(pk__in=alert_ids).values_list(
+        "pk",
+        "patient__mrn",
+        "pump__serial_number",
+        "patient__assigned_nurse_id",
+        "patient__assigned_nurse__email",
+        "patient__assigned_nurse__is_active",
+    )
+    everyone: list[tuple[int, str]] | None = None
+    rows: dict[str, list[Any]] = {"dedupe_key": [], "recipient_id": [], "to_email": [], "subject": []}
+    alert_of_key: dict[str, int] = {}
+    for alert_id, mrn, serial_number, nurse_id, nurse_email, nurse_active in alerts:
         # The patient's pump nurse; when they have none (or no longer work here), every pump nurse.
-        nurse = alert.patient.assigned_nurse
-        if nurse is not None and nurse.is_active:
-            recipients = [nurse]
+        if nurse_id is not None and nurse_active:
+            recipients = [(nurse_id, nurse_email)]
         else:
-            everyone = active_pump_nurses() if everyone is None else everyone
+            if everyone is None:
+                everyone = [(nurse.pk, nurse.email) for nurse in active_pump_nurses()]
             recipients = everyone
-        for recipient in recipients:
-            rows.append((_immediate_row(alert, recipient, as_of=as_of, skip_reason=skip_reason), alert))
-    if not rows:
+        subject = f"URGENT: pump past its alarm date, {mrn} (pump {serial_number})"[:200]
+        for recipient_id, email in recipients:
+            key = f"immediate:{alert_id}:{recipient_id}"
+            alert_of_key[key] = alert_id
+            for column, value in zip(rows, (key, recipient_id, email, subject), strict=True):
+                rows[column].append(value)
+    return _insert_immediate_rows(rows, alert_of_key, as_of=as_of)
+
+
+def _insert_immediate_rows(
+    rows: dict[str, list[Any]], alert_of_key: dict[str, int], *, as_of: datetime.date
+) -> list[int]:
+    skip_reason = _skip_reason.get()
+    status = NotificationStatus.SKIPPED if skip_reason else NotificationStatus.PENDING
+    constants = {
+        "kind": NotificationKind.IMMEDIATE.value,
+        "for_date": as_of,
+        "body": "",
+        "status": status.value,
+        "last_error": skip_reason,
+    }
+    now = timezone.now()
+    created = insert_rows(Notification, rows, constants=constants, now=now, returning=("id", "dedupe_key"))
+    links = {
+        "notification_id": [notification_id for notification_id, _key in created],
+        "alert_id": [alert_of_key[key] for _id, key in created],
+    }
+    insert_rows(Notification.alerts.through, links, constants={}, now=now)
+    if status != NotificationStatus.PENDING:
         return []
-    created = Notification.objects.bulk_create([notification for notification, _ in rows])
-    links = Notification.alerts.through
-    links.objects.bulk_create(
-        [
-            links(notification_id=notification.pk, alert_id=alert.pk)
-            for notification, (_, alert) in zip(created, rows, strict=True)
-        ]
-    )
-    return [notification.pk for notification in created if notification.status == NotificationStatus.PENDING]
+    return sorted(notification_id for notification_id, _key in created)
 
 
-def _immediate_row(alert: Alert, recipient: User, *, as_of: datetime.date, skip_reason: str) -> Notification:
-    patient, pump = alert.patient, alert.pump
-    body = render_to_string(
+def _immediate_body(notification: Notification, alert: Alert) -> str:
+    """The immediate email's text, for the alert as it stands when the email is sent."""
+    as_of = notification.for_date
+    return render_to_string(
         "alerts/email/immediate.txt",
-        {"recipient": recipient, "alert": alert, "as_of": as_of, "line": alert_line(alert, as_of=as_of)},
-    )
-    return Notification(
-        dedupe_key=f"immediate:{alert.pk}:{recipient.pk}",
-        kind=NotificationKind.IMMEDIATE,
-        recipient=recipient,
-        to_email=recipient.email,
-        for_date=as_of,
-        subject=f"URGENT: pump past its alarm date, {patient.mrn} (pump {pump.serial_number})"[:200],
-        body=body,
-        status=NotificationStatus.SKIPPED if skip_reason else NotificationStatus.PENDING,
-        last_error=skip_reason,
+        {
+            "recipient": notification.recipient,
+            "alert": alert,
+            "as_of": as_of,
+            "line": alert_line(alert, as_of=as_of),
+        },
     )
 
 
@@ -300,13 +326,17 @@ def _refresh_before_sending(notification: Notification) -> str:
     """
     if notification.kind in SEND_CHECKS:
         return SEND_CHECKS[notification.kind](notification)
-    queued = list(notification.alerts.all())
+    queued = list(notification.alerts.select_related("patient", "pump", "acknowledged_by"))
     if not queued:
         return ""
     if notification.kind == NotificationKind.IMMEDIATE:
-        if notification.alerts.unresolved().exists():
-            return ""
-        return "Not sent: alert resolved before sending."
+        unresolved = [alert for alert in queued if not alert.is_resolved and not alert.is_voided]
+        if not unresolved:
+            return "Not sent: alert resolved before sending."
+        if not notification.body:  # queued by the scan without its text (``immediate_queue_many``)
+            notification.body = _immediate_body(notification, unresolved[0])
+            Notification.objects.filter(pk=notification.pk).update(body=notification.body)
+        return ""
     current = list(digest_actionable_alerts().filter(pk__in=[alert.pk for alert in queued]))
     if not current:
         return "Not sent: no alert left to act on (all resolved or snoozed before sending)."

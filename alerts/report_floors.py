@@ -5,7 +5,9 @@ run with ``cursor.execute(sql, params)`` and ``fetchall()``, so the ratio says w
 app adds on top of PostgreSQL. Each floor returns the same rows in the same order as the
 selector on the stored columns (as of today: no record dated after ``as_of``);
 ``tests/alerts/test_report_floors.py`` checks it, so the comparison stays honest.
-PostgreSQL only (``date - date`` gives the days). The statuses and their order are written
+PostgreSQL only (``date - date`` gives the days). The overdue floor's ``booked_on`` is
+the clinic-local day of the pump's booked refill appointment, as
+``appointments.selectors.booked_refill_on`` reads it. The statuses and their order are written
 out as literals on purpose (a floor is hand-written SQL); the test catches any drift from
 ``alerts.overdue``.
 """
@@ -13,6 +15,8 @@ out as literals on purpose (a floor is hand-written SQL); the test catches any d
 from __future__ import annotations
 
 import datetime
+
+from django.conf import settings
 
 from alerts.reports import BATTERY_KEYS, OVERDUE_KEYS
 
@@ -34,6 +38,14 @@ SELECT * FROM (
             WHEN pump.alarm_date < %(as_of)s THEN 'past_alarm'
             WHEN pump.refill_due_on < %(as_of)s THEN 'overdue'
         END AS status,
+        (
+            SELECT (booking.starts_at AT TIME ZONE %(time_zone)s)::date
+            FROM appointments_appointment booking
+            WHERE booking.pump_id = pump.id AND booking.kind = 'refill' AND booking.status = 'booked'
+                AND booking.voided_at IS NULL
+            ORDER BY booking.starts_at
+            LIMIT 1
+        ) AS booked_on,
         patient.family_name,
         patient.given_name
     FROM pumps_pump pump
@@ -82,7 +94,7 @@ def overdue_refills_floor_sql(as_of: datetime.date) -> tuple[str, dict[str, obje
     Rows start with ``OVERDUE_FLOOR_COLUMNS``; the two trailing columns (family and
     given name) are there for the ORDER BY only.
     """
-    return _OVERDUE_SQL, {"as_of": as_of}
+    return _OVERDUE_SQL, {"as_of": as_of, "time_zone": settings.TIME_ZONE}
 
 
 def battery_floor_sql(as_of: datetime.date, within_days: int) -> tuple[str, dict[str, object]]:

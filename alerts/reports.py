@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
@@ -31,9 +32,16 @@ from alerts.overdue import (
     overdue_status_sql,
     report_order_sql,
 )
+from appointments.selectors import booked_refill_on
 from pumps import dosing
 from pumps.models import DoseChange, Pump, Refill
-from pumps.projection import active_refills, current_projection
+from pumps.projection import (
+    active_refills,
+    current_projection,
+    emptying_annotations,
+    emptying_of,
+    pumps_emptied_after,
+)
 from spasticity.clinic import dosing_settings
 
 __all__ = ["NO_PROJECTION", "OVERDUE", "OVERDUE_STATUSES", "PAST_ALARM"]
@@ -114,7 +122,18 @@ OVERDUE_KEYS = (
     "alarm_date",
     "days_overdue",
     "status",
+    "booked_on",
 )
+# The ``booked`` filter: a booked refill appointment (``appointments.selectors.booked_refill_on``) or none.
+BOOKED_CHOICES: tuple[tuple[str, str], ...] = (("yes", "Booked"), ("no", "Not booked"))
+
+
+def _with_booking(pumps: QuerySet[Pump], booked: str) -> QuerySet[Pump]:
+    """``booked_on``: the day of the pump's booked refill appointment (empty when none); ``booked`` filters on it."""
+    pumps = pumps.annotate(booked_on=booked_refill_on())
+    if booked:
+        pumps = pumps.filter(booked_on__isnull=booked == "no")
+    return pumps
 
 
 def _overdue_values(pumps: QuerySet[Pump]) -> QuerySet[Pump, tuple[Any, ...]]:
@@ -131,6 +150,7 @@ def _overdue_values(pumps: QuerySet[Pump]) -> QuerySet[Pump, tuple[Any, ...]]:
         "alarm_date",
         "days_overdue",
         "overdue_status",
+        "booked_on",
         "patient__family_name",
         "patient__given_name",
     )
@@ -142,11 +162,14 @@ def overdue_refills(
     nurse_id: int | None = None,
     diagnosis: str = "",
     status: str = "",
+    booked: str = "",
     today: datetime.date | None = None,
 ) -> list[Row]:
     """Pumps watched on ``as_of`` past their refill-due date then, or with no projection, most urgent first.
 
-    Each row is a dict with ``OVERDUE_KEYS``; ``days_overdue`` is empty without a due date.
+    Each row is a dict with ``OVERDUE_KEYS``; ``days_overdue`` is empty without a due date;
+    ``booked_on`` is the day of the pump's booked refill appointment as it stands now (empty
+    when none is booked), and ``booked`` (``yes`` or ``no``) keeps the pumps with or without one.
 
     1. The status is ``alerts.overdue.overdue_status`` (its SQL twin filters and sorts
        here): ``no_projection`` first (nobody knows when those pumps run dry), then
@@ -173,9 +196,12 @@ def overdue_refills(
         "patient__given_name",
         "serial_number",
     )
+    pumps = _with_booking(pumps, booked)
     stored: Iterable[tuple[Any, ...]] = _overdue_values(pumps)
     if _may_have_changed_since(as_of, today):
-        changed, recomputed = _overdue_as_of(as_of=as_of, nurse_id=nurse_id, diagnosis=diagnosis, status=status)
+        changed, recomputed = _overdue_as_of(
+            as_of=as_of, nurse_id=nurse_id, diagnosis=diagnosis, status=status, booked=booked
+        )
         if changed:
             stored = _merged(stored, changed, recomputed, _overdue_sort_key)
     return [_overdue_row(values, as_of) for values in stored]
@@ -195,8 +221,8 @@ def _overdue_sort_key(values: tuple[Any, ...]) -> tuple[Any, ...]:
         REPORT_ORDER[values[10]],
         due_on is not None,
         due_on or datetime.date.min,
-        values[11],
         values[12],
+        values[13],
         values[4],
     )
 
@@ -209,24 +235,28 @@ def _changed_since(pumps: QuerySet[Pump], as_of: datetime.date) -> QuerySet[Pump
     """
     later_refills = Refill.objects.filter(voided_at__isnull=True, refilled_on__gt=as_of).values("pump_id")
     later_programs = DoseChange.objects.filter(voided_at__isnull=True, changed_on__gt=as_of).values("pump_id")
-    return pumps.filter(Q(explanted_on__gt=as_of) | Q(pk__in=later_refills) | Q(pk__in=later_programs))
+    # An MRI emptying dated after ``as_of`` moved the stored dates too (``pumps.projection``).
+    later_emptyings = pumps_emptied_after(as_of)
+    return pumps.filter(
+        Q(explanted_on__gt=as_of) | Q(pk__in=later_refills) | Q(pk__in=later_programs) | Q(pk__in=later_emptyings)
+    )
 
 
 def _overdue_as_of(
-    *, as_of: datetime.date, nurse_id: int | None, diagnosis: str, status: str
+    *, as_of: datetime.date, nurse_id: int | None, diagnosis: str, status: str, booked: str
 ) -> tuple[set[int], list[tuple[Any, ...]]]:
     """The changed pumps' ids, and their report values as the records said on ``as_of`` (three queries).
 
     Every changed pump's stored row is wrong for ``as_of``, listed or not: the ids say
     which to drop. The records are those "as they stand now, dated on or before
     ``as_of``": a record voided since does not count, a record entered late but dated
-    on or before ``as_of`` does. Names, nurse, diagnosis and alarm volume are today's.
+    on or before ``as_of`` does. Names, nurse, diagnosis, alarm volume and booking are today's.
     """
     kept_refills = Refill.objects.filter(voided_at__isnull=True, refilled_on__lte=as_of)
     kept_programs = DoseChange.objects.filter(voided_at__isnull=True, changed_on__lte=as_of)
     pumps = (
-        _changed_since(_filtered(_watched_on(as_of), nurse_id, diagnosis), as_of)
-        .annotate(**_name_columns())
+        _with_booking(_changed_since(_filtered(_watched_on(as_of), nurse_id, diagnosis), as_of), booked)
+        .annotate(**_name_columns(), **emptying_annotations(as_of))
         .select_related("patient")
         .prefetch_related(
             Prefetch("refills", queryset=kept_refills, to_attr="refills_then"),
@@ -240,7 +270,7 @@ def _overdue_as_of(
         changed.add(pump.pk)
         refills_then = cast(list[Refill], pump.refills_then)  # type: ignore[attr-defined]
         programs_then = cast(list[DoseChange], pump.programs_then)  # type: ignore[attr-defined]
-        projection = current_projection(pump, refills_then, programs_then, settings)
+        projection = current_projection(pump, refills_then, programs_then, settings, emptying_of(pump))
         due_on = projection.refill_due_on if projection else None
         alarm_on = projection.alarm_date if projection else None
         pump_status = overdue_status(as_of=as_of, refill_due_on=due_on, alarm_date=alarm_on)
@@ -261,6 +291,7 @@ def _overdue_as_of(
                 alarm_on,
                 None,
                 pump_status,
+                pump.booked_on,  # type: ignore[attr-defined]
                 patient.family_name,
                 patient.given_name,
             )
@@ -278,7 +309,8 @@ OVERDUE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Refill due", "refill_due_on"),
     ("Alarm date", "alarm_date"),
     ("Days overdue", "days_overdue"),
-    ("Status", "status"),
+    ("Refill booked", "booked_on"),
+    ("Status", "status"),  # last: the page shows it as a badge
 )
 
 
@@ -437,11 +469,32 @@ def csv_lines(rows: Iterable[Row], columns: Sequence[tuple[str, str]]) -> Iterat
 
     writer.writerow([label for label, _key in columns])
     yield flush()
+    values_of = operator.itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
     for count, row in enumerate(rows, start=1):
-        writer.writerow([_csv_cell(row[key]) for key in keys])
+        values = values_of(row)
+        writer.writerow(values if _written_as_is(values) else [_csv_cell(value) for value in values])
         if count % 500 == 0:  # a few large chunks stream faster than one write per row
             yield flush()
     yield flush()
+
+
+# The csv module writes these as ``cell`` would (None empty, a date as YYYY-MM-DD, an int in digits).
+_WRITTEN_AS_IS = frozenset({int, datetime.date, type(None)})
+
+
+def _written_as_is(values: Sequence[Any]) -> bool:
+    """Whether the csv module may write the row's values as they are: no formula to defuse, no other type.
+
+    Most rows are; converting each cell (``_csv_cell``) cost about a third of a large CSV.
+    """
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            if value[:1] in _FORMULA_STARTS:
+                return False
+        elif kind not in _WRITTEN_AS_IS:
+            return False
+    return True
 
 
 def _csv_cell(value: Any) -> str:

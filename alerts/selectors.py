@@ -276,6 +276,36 @@ def refills_on_time(*, as_of: datetime.date) -> OnTimeRefills:
     return OnTimeRefills(start_on=start_on, end_on=as_of, total=total, on_time=on_time)
 
 
+@dataclass(frozen=True)
+class ProgrammerCheckedRefills:
+    """Refills at the pump this quarter (first fills at implant aside) carrying the programmer's numbers."""
+
+    start_on: datetime.date
+    end_on: datetime.date
+    total: int
+    checked: int
+
+    @property
+    def percent(self) -> Decimal | None:
+        if not self.total:
+            return None
+        return (Decimal(100) * self.checked / self.total).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def refills_checked_against_programmer(*, as_of: datetime.date) -> ProgrammerCheckedRefills:
+    """The share of this quarter's refills checked against the programmer (issue 13). One query."""
+    start_on = quarter_start(as_of)
+    given = (
+        Q(programmer_alarm_date__isnull=False)
+        | Q(programmer_reservoir_volume_ml__isnull=False)
+        | Q(programmer_daily_dose_mcg__isnull=False)
+    )
+    counts = Refill.objects.filter(
+        voided_at__isnull=True, is_first_fill=False, refilled_on__gte=start_on, refilled_on__lte=as_of
+    ).aggregate(total=Count("pk"), checked=Count("pk", filter=given))
+    return ProgrammerCheckedRefills(start_on, as_of, counts["total"], counts["checked"])
+
+
 @dataclass
 class Dashboard:
     as_of: datetime.date
@@ -284,11 +314,14 @@ class Dashboard:
     refills: OnTimeRefills
     alerts_by_kind: list[dict[str, Any]]  # kind, label, open, acknowledged, snoozed
     failed_notifications: int
+    open_safety_notices: list[Any]  # devices.selectors.OpenNotice: notices with pumps not yet addressed
+    programmer_checks: ProgrammerCheckedRefills | None = None
 
 
 def dashboard(*, as_of: datetime.date) -> Dashboard:
-    """Caseload by pathway stage, refills on time this quarter, alerts not yet resolved by kind.
-    A fixed number of queries (four)."""
+    """Caseload by pathway stage, refills on time this quarter, alerts not yet resolved by kind,
+    open safety notices, refills checked against the programmer. A fixed number of queries
+    (six; nine with an open safety notice)."""
     stage_counts = dict(
         Patient.objects.active().values_list("pathway_stage").annotate(n=Count("pk")).values_list("pathway_stage", "n")
     )
@@ -315,4 +348,14 @@ def dashboard(*, as_of: datetime.date) -> Dashboard:
         refills=refills_on_time(as_of=as_of),
         alerts_by_kind=alerts_by_kind,
         failed_notifications=Notification.objects.filter(status=NotificationStatus.FAILED).count(),
+        open_safety_notices=_open_safety_notices(),
+        programmer_checks=refills_checked_against_programmer(as_of=as_of),
     )
+
+
+def _open_safety_notices() -> list[Any]:
+    """Open device safety notices with unaddressed pumps (one query, four with any open notice)."""
+    # Imported here: ``alerts`` does not import the apps that build on it at load time.
+    from devices.selectors import open_notices_with_unaddressed_pumps
+
+    return open_notices_with_unaddressed_pumps()

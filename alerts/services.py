@@ -2,9 +2,10 @@
 
 The scan is set-based, for reads and writes, one chunk of pump ids at a time: a fixed
 number of reads per chunk (the candidate pumps by their stored, indexed columns; the
-latest flagged refills; the alerts not yet resolved, under a row lock), a pure plan of
-the changes (``alerts.scan_plan``), then one bulk update and one bulk insert, each with
-one history row per alert changed, carrying the system user and a reason (spec
+latest flagged refills; the alerts not yet resolved), a pure plan of the changes
+(``alerts.scan_plan``) and, only when it has changes, the alerts locked and read again,
+then one bulk update and one insert of the new alerts with their history rows
+(``alerts.bulk_writes``), each history row carrying the system user and a reason (spec
 section 3 allows bulk writes that keep history; never ``.update()`` without it).
 """
 
@@ -22,9 +23,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
 from alerts import rules
+from alerts.bulk_writes import History, insert_rows
 from alerts.models import Alert, AlertKind, AlertStatus
 from alerts.notifications import immediate_queue_many, notifications_send_soon
 from alerts.scan_plan import (
@@ -161,8 +163,9 @@ def pump_chunks() -> list[int]:
     Every pump counts, not only the watched ones: an explanted or voided pump may
     still have open alerts for the scan to resolve.
     """
-    chunks = Pump.objects.annotate(chunk=F("pk") / scan_chunk_size()).values_list("chunk", flat=True)
-    return sorted(set(chunks.distinct()))
+    # order_by(): without it the model's ordering joins the DISTINCT and every pump comes back.
+    chunks = Pump.objects.annotate(chunk=F("pk") / scan_chunk_size()).order_by().values_list("chunk", flat=True)
+    return sorted(chunks.distinct())
 
 
 def _lock_chunk(chunk: int) -> None:
@@ -311,6 +314,54 @@ def _latest_flagged_refills(pumps: PumpRange | None) -> list[tuple[int, int, int
     return list(refills.values_list("pk", "pump_id", "pump__patient_id", "refilled_on"))
 
 
+def _unresolved_alerts(pumps: PumpRange) -> dict[AlertKey, CurrentAlert]:
+    """The range's unresolved alerts as plain values, without a lock (one query): what the scan plans from first."""
+    rows = (
+        Alert.objects.unresolved()
+        .filter(pump_id__gte=pumps[0], pump_id__lt=pumps[1])
+        .values_list(
+            "pk",
+            "pump_id",
+            "kind",
+            "status",
+            "due_on",
+            "snoozed_until",
+            "refill_id",
+            "pump__voided_at",
+            "patient__voided_at",
+            "pump__explanted_on",
+        )
+    )
+    return {(row[1], row[2]): _row_as_current(row) for row in rows}
+
+
+def _row_as_current(row: tuple[Any, ...]) -> CurrentAlert:
+    (
+        alert_id,
+        pump_id,
+        kind,
+        status,
+        due_on,
+        snoozed_until,
+        refill_id,
+        pump_voided_at,
+        patient_voided_at,
+        explanted_on,
+    ) = row
+    return CurrentAlert(
+        alert_id=alert_id,
+        pump_id=pump_id,
+        kind=kind,
+        status=status,
+        due_on=due_on,
+        snoozed_until=snoozed_until,
+        refill_id=refill_id,
+        pump_voided=pump_voided_at is not None,
+        patient_voided=patient_voided_at is not None,
+        pump_explanted_on=explanted_on,
+    )
+
+
 def _locked_unresolved_alerts(pumps: PumpRange) -> dict[AlertKey, Alert]:
     """The range's unresolved alerts, read fresh under a row lock (one query).
 
@@ -379,14 +430,15 @@ def alert_scan_chunk(chunk: int, *, as_of: datetime.date, by: Any) -> ScanResult
     """The scan for one chunk of pump ids, in one transaction, in a fixed number of queries.
 
     1. Take the chunk's advisory lock (another scan of the same pumps waits here).
-    2. Read what should be open (``alerts_wanted``) and, under a row lock, what is.
-    3. Plan the changes (``alerts.scan_plan.plan_scan``: pure).
-    4. Apply them: resolutions, reopenings and date moves in one bulk update, new
-       alerts in one bulk insert, each with its history row (the system user and a
-       reason); each new ``past_alarm_date`` queues its immediate email in the outbox.
+    2. Read what should be open (``alerts_wanted``) and what is, and plan the changes
+       (``alerts.scan_plan.plan_scan``: pure). Nothing to change: done, nothing locked.
+    3. Otherwise lock the unresolved alerts, read them again and plan again (``_reconcile``).
+    4. Apply the plan: resolutions, reopenings and date moves in one bulk update, new
+       alerts and their history rows in one statement (the system user and a reason);
+       each new ``past_alarm_date`` queues its immediate email in the outbox.
     """
     _lock_chunk(chunk)
-    return _reconcile(chunk_range(chunk), as_of=as_of, by=by)
+    return _reconcile(chunk_range(chunk), as_of=as_of, by=by, plan_unlocked_first=True)
 
 
 def alerts_refresh_for_pump(pump: Pump, *, as_of: datetime.date | None = None, by: Any) -> ScanResult:
@@ -411,23 +463,43 @@ def alerts_refresh_for_pump(pump: Pump, *, as_of: datetime.date | None = None, b
 
 
 def _reconcile(
-    pumps: PumpRange, *, as_of: datetime.date, by: Any, wanted: dict[AlertKey, WantedAlert] | None = None
+    pumps: PumpRange,
+    *,
+    as_of: datetime.date,
+    by: Any,
+    wanted: dict[AlertKey, WantedAlert] | None = None,
+    plan_unlocked_first: bool = False,
 ) -> ScanResult:
-    """Bring the range's alerts in line with what is wanted (read for the range unless given)."""
+    """Bring the range's alerts in line with what is wanted (read for the range unless given).
+
+    1. With ``plan_unlocked_first`` (a chunk of the scan), plan from a plain read of the
+       range's unresolved alerts first: most days most chunks change nothing, and locking
+       rows writes to every one of them (WAL, and a commit to wait for), so an empty plan
+       stops here having written nothing. People's acknowledgements and snoozes never make
+       an alert wanted or unwanted, so they cannot turn an empty plan into a needed change.
+    2. Otherwise, or when that plan has changes, lock the unresolved alerts and read them
+       again (``_locked_unresolved_alerts``: an acknowledgement committed meanwhile is
+       seen), plan again from them and apply that plan.
+    """
     if wanted is None:
         wanted = alerts_wanted(as_of=as_of, pumps=pumps)
+    result = ScanResult(as_of=as_of, chunks=1)
+    if plan_unlocked_first:
+        unlocked_plan = plan_scan(wanted, _unresolved_alerts(pumps), as_of=as_of)
+        if unlocked_plan.is_empty:
+            result.add_plan(unlocked_plan)
+            return result
     existing = _locked_unresolved_alerts(pumps)
     plan = plan_scan(wanted, {key: _as_current(alert) for key, alert in existing.items()}, as_of=as_of)
-    result = ScanResult(as_of=as_of, chunks=1)
     result.add_plan(plan)
     if plan.is_empty:
         return result
     _apply_changes(plan, {alert.pk: alert for alert in existing.values()}, as_of=as_of, by=by)
     new_alerts = _raise_alerts(plan.raises, as_of=as_of, by=by)
-    result.new_alert_ids = [alert.pk for alert in new_alerts]
-    past_alarm = [alert for alert in new_alerts if alert.kind == rules.PAST_ALARM_DATE]
+    result.new_alert_ids = [alert_id for alert_id, _kind in new_alerts]
+    past_alarm = [alert_id for alert_id, kind in new_alerts if kind == rules.PAST_ALARM_DATE]
     if past_alarm:
-        result.notification_ids = immediate_queue_many([alert.pk for alert in past_alarm], as_of=as_of)
+        result.notification_ids = immediate_queue_many(past_alarm, as_of=as_of)
     return result
 
 
@@ -460,26 +532,31 @@ def _apply_changes(plan: ScanPlan, alerts: dict[int, Alert], *, as_of: datetime.
         bulk_update_with_history(changed, Alert, _CHANGED_FIELDS, default_user=by)
 
 
-def _raise_alerts(raises: list[WantedAlert], *, as_of: datetime.date, by: Any) -> list[Alert]:
-    """New alerts: one INSERT and one history INSERT. Applied after the resolutions."""
+def _raise_alerts(raises: list[WantedAlert], *, as_of: datetime.date, by: Any) -> list[tuple[int, str]]:
+    """New alerts and their history rows, in one statement (``alerts.bulk_writes``); (id, kind) of each.
+
+    Applied after the resolutions (the one-unresolved-alert constraint). A bulk insert skips
+    ``Alert.clean()``: the urgency it checks is set here from the kind.
+    """
+    now = timezone.now()
     reason = f"Raised by the alert scan as of {as_of:%Y-%m-%d}"
-    alerts = []
-    for want in raises:
-        alert = Alert(
-            kind=want.kind,
-            pump_id=want.pump_id,
-            patient_id=want.patient_id,
-            due_on=want.due_on,
-            urgency=rules.URGENCY[want.kind],  # what Alert.clean() checks; a bulk insert skips clean()
-            raised_on=as_of,
-            refill_id=want.refill_id,
-        )
-        alert._history_user = by  # type: ignore[attr-defined]
-        alert._change_reason = reason  # type: ignore[attr-defined]
-        alerts.append(alert)
-    if not alerts:
-        return []
-    return list(bulk_create_with_history(alerts, Alert, default_user=by, default_change_reason=reason))
+    rows: dict[str, list[Any]] = {
+        "kind": [want.kind for want in raises],
+        "pump_id": [want.pump_id for want in raises],
+        "patient_id": [want.patient_id for want in raises],
+        "due_on": [want.due_on for want in raises],
+        "urgency": [rules.URGENCY[want.kind] for want in raises],
+        "refill_id": [want.refill_id for want in raises],
+    }
+    inserted = insert_rows(
+        Alert,
+        rows,
+        constants={"raised_on": as_of, "status": AlertStatus.OPEN.value},
+        now=now,
+        returning=("id", "kind"),
+        history=History(by=by, reason=reason, at=now),
+    )
+    return [(alert_id, kind) for alert_id, kind in inserted]
 
 
 # --------------------------------------------------------------------------

@@ -46,7 +46,11 @@ class RowSource:
 
 
 # Each entry: "app.module.NAME" of a RowSource. Add yours here.
-SOURCE_PATHS: tuple[str, ...] = ()
+SOURCE_PATHS: tuple[str, ...] = (
+    "appointments.alert_source.SOURCE",
+    "pumps.second_check_alerts.SOURCE",
+    "devices.alert_source.SOURCE",
+)
 
 
 @cache

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import DateField, Exists, F, IntegerField, OuterRef, Q, Subquery
 
 from appointments.models import (
     Appointment,
@@ -23,6 +23,7 @@ from appointments.models import (
     local_start_of_day,
 )
 from pumps.models import DoseChange, Pump, PumpQuerySet, Refill
+from spasticity.lists import GROUP_PAGE_SIZE, GroupPage, page_slice
 
 # What answers a missed appointment of each kind besides a new booking: the visit itself.
 ANSWERING_RECORDS: dict[str, tuple[type[Refill] | type[DoseChange], str]] = {
@@ -69,14 +70,50 @@ def booked_refill_starts_at(*, pump_ref: str = "pk") -> Subquery:
     return Subquery(booked)
 
 
+def booked_refill_between_exists(*, first_day: dt.date, last_day: dt.date, pump_ref: str = "pk") -> Exists:
+    """SQL: the pump has a refill booked on a clinic-local day from ``first_day`` to ``last_day`` (the week's list)."""
+    return Exists(_booked_refills().starting_between(first_day, last_day).filter(pump_id=OuterRef(pump_ref)))
+
+
+def booked_visits_between(
+    *, first_day: dt.date, last_day: dt.date, pumps: PumpQuerySet, kinds: Iterable[str]
+) -> list[Appointment]:
+    """The booked appointments of ``kinds`` on these pumps from ``first_day`` to ``last_day`` (one query)."""
+    rows = (
+        Appointment.objects.booked()
+        .starting_between(first_day, last_day)
+        .filter(kind__in=list(kinds), pump__in=pumps.values("pk"))
+        .select_related("lead_staff", "second_staff")
+    )
+    return list(rows.order_by("starts_at", "pk"))
+
+
+def booked_refill_on(*, pump_ref: str = "pk") -> Subquery:
+    """SQL: the clinic-local day of the pump's booked refill (None when not booked)."""
+    booked = _booked_refills().filter(pump_id=OuterRef(pump_ref)).annotate(booked_on=local_date_sql())
+    return Subquery(booked.order_by("starts_at").values("booked_on")[:1], output_field=DateField())
+
+
+def booked_visit_id(*, kind: str, on_or_before: dt.date, pump_ref: str = "pk") -> Subquery:
+    """SQL: the pump's latest booked ``kind`` appointment on or before ``on_or_before`` (its id, or None).
+
+    The refill and dose-change services read it beside the pump row they lock, so that a
+    visit with no booking costs no statement of its own (``appointment_mark_attended_for``).
+    """
+    booked = Appointment.objects.booked().filter(
+        pump_id=OuterRef(pump_ref), kind=kind, starts_at__lt=local_start_of_day(on_or_before + dt.timedelta(days=1))
+    )
+    return Subquery(booked.order_by("-starts_at", "-pk").values("pk")[:1], output_field=IntegerField())
+
+
 # --------------------------------------------------------------------------
 # What the alert scan will want
 # --------------------------------------------------------------------------
 
 
 def refill_not_booked_pumps(*, as_of: dt.date, within_days: int, pump_ids: Iterable[int] | None = None) -> PumpQuerySet:
-    """Watched pumps whose refill is due within ``within_days`` of ``as_of`` (or already due) and that
-    have no refill booked from ``as_of`` on (``refill_not_booked``).
+    """Watched pumps whose refill is due within ``within_days`` of ``as_of`` (or already due), still
+    before their alarm date, and that have no refill booked from ``as_of`` on (``refill_not_booked``).
 
     A refill still "booked" on a day already past protects nothing: the family either came (the
     refill marks it attended) or did not (it waits to be marked not attended), so it does not count.
@@ -86,6 +123,9 @@ def refill_not_booked_pumps(*, as_of: dt.date, within_days: int, pump_ids: Itera
     )
     if pump_ids is not None:
         pumps = pumps.filter(pk__in=list(pump_ids))
+    # A pump on or past its alarm date cannot be booked (the booking service refuses it): it needs the
+    # refill now, and its ``past_alarm_date`` alert says so.
+    pumps = pumps.exclude(alarm_date__lte=as_of)
     return pumps.filter(~booked_refill_exists(from_day=as_of)).order_by("refill_due_on", "pk")
 
 
@@ -109,6 +149,17 @@ def _answered(kind: str) -> Q:
     return answered
 
 
+def _unanswered_no_shows() -> AppointmentQuerySet:
+    """Appointments marked not attended, on a pump, not yet answered (each with its ``missed_on`` day)."""
+    missed = Appointment.objects.filter(
+        voided_at__isnull=True, status=AppointmentStatus.NO_SHOW, pump__isnull=False
+    ).annotate(missed_on=local_date_sql())
+    unanswered = Q()
+    for kind in AppointmentKind.values:
+        unanswered |= Q(kind=kind) & ~_answered(kind)
+    return missed.filter(unanswered)
+
+
 def no_shows_unanswered(*, pump_ids: Iterable[int] | None = None) -> AppointmentQuerySet:
     """Appointments marked not attended, on a watched pump, not yet answered (``appointment_missed``).
 
@@ -116,17 +167,32 @@ def no_shows_unanswered(*, pump_ids: Iterable[int] | None = None) -> Appointment
     visit itself: a refill (for a missed refill) or a dose change (for a missed titration visit)
     recorded on or after the missed day.
     """
-    missed = (
-        Appointment.objects.filter(voided_at__isnull=True, status=AppointmentStatus.NO_SHOW, pump__isnull=False)
-        .filter(pump__in=Pump.objects.watched())
-        .annotate(missed_on=local_date_sql())
-    )
+    missed = _unanswered_no_shows().filter(pump__in=Pump.objects.watched())
     if pump_ids is not None:
         missed = missed.filter(pump_id__in=list(pump_ids))
-    unanswered = Q()
-    for kind in AppointmentKind.values:
-        unanswered |= Q(kind=kind) & ~_answered(kind)
-    return missed.filter(unanswered).select_related("pump", "patient").order_by("starts_at", "pk")
+    return missed.select_related("pump", "patient").order_by("starts_at", "pk")
+
+
+def unanswered_no_show_exists(*, pump_ref: str = "pk") -> Exists:
+    """SQL: the pump has a no-show not yet answered."""
+    return Exists(_unanswered_no_shows().filter(pump_id=OuterRef(pump_ref)))
+
+
+def late_refill_booking_exists(*, pump_ref: str = "pk") -> Exists:
+    """SQL: the pump's booked refill falls on or after its alarm date (``alarm_date`` of the outer pump)."""
+    late = (
+        _booked_refills()
+        .filter(pump_id=OuterRef(pump_ref))
+        .annotate(booked_on=local_date_sql())
+        .filter(booked_on__gte=OuterRef("alarm_date"))
+    )
+    return Exists(late)
+
+
+def first_unanswered_no_show_on(*, pump_ref: str = "pk") -> Subquery:
+    """SQL: the day of the pump's earliest unanswered no-show (None when every one is answered)."""
+    missed = _unanswered_no_shows().filter(pump_id=OuterRef(pump_ref)).order_by("starts_at", "pk")
+    return Subquery(missed.values("missed_on")[:1], output_field=DateField())
 
 
 def bookings_after_alarm(*, pump_ids: Iterable[int] | None = None) -> AppointmentQuerySet:
@@ -163,3 +229,33 @@ def appointments_for_calendar(*, user_id: int, since: dt.datetime) -> list[Appoi
     (so that a subscribed calendar removes them), one query."""
     rows = Appointment.objects.for_staff(user_id).filter(starts_at__gte=since)
     return list(rows.select_related("patient", "pump", "lead_staff", "second_staff").order_by("starts_at", "pk"))
+
+
+# --------------------------------------------------------------------------
+# The "not booked" list
+# --------------------------------------------------------------------------
+
+
+def not_booked_page(
+    *,
+    as_of: dt.date,
+    within_days: int,
+    nurse_id: int | None = None,
+    unassigned: bool = False,
+    page: int = 1,
+    page_size: int = GROUP_PAGE_SIZE,
+) -> GroupPage[Pump]:
+    """One page of the pumps ``refill_not_booked`` is about (``refill_not_booked_pumps``), of one
+    nurse's patients, of the patients with no pump nurse, or of everyone: soonest due first.
+
+    Two queries whatever the caseload: the count, and the page's rows with their patient and nurse.
+    """
+    pumps = refill_not_booked_pumps(as_of=as_of, within_days=within_days)
+    if nurse_id is not None:
+        pumps = pumps.filter(patient__assigned_nurse_id=nurse_id)
+    elif unassigned:
+        pumps = pumps.filter(patient__assigned_nurse__isnull=True)
+    total = pumps.count()
+    number, start, end = page_slice(page, total, page_size)
+    rows = list(pumps.select_related("patient", "patient__assigned_nurse", "model")[start:end]) if total else []
+    return GroupPage("not_booked", "Refills not booked", total, number, page_size, rows)

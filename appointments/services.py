@@ -25,12 +25,15 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from alerts.services import alerts_refresh_for_pump
 from appointments import schedule
 from appointments.models import Appointment, AppointmentKind, AppointmentStatus, local_date, local_start_of_day
+from patients.models import Patient
 from pumps.models import Pump
 from spasticity.access import require_permission
 from spasticity.audit import audited_save, check_version, record_save
 from spasticity.roles import PERMS, roles_of
+from spasticity.timeutil import clinic_today
 
 MAX_STAFF = 2
 # What a change to a booked appointment must check again: when, where, who, what for.
@@ -43,6 +46,13 @@ def refill_window_days() -> int:
 
 def _require_booker(by: Any) -> None:
     require_permission(by, PERMS.BOOK_APPOINTMENT, "Your role does not book or change appointments.")
+
+
+def _refresh_alerts(*pump_ids: int | None, by: Any, today: dt.date | None) -> None:
+    """The pump's alerts follow its bookings in the same transaction (``refill_not_booked``,
+    ``appointment_missed``, ``booking_after_alarm``), so the worklist is right at once."""
+    for pump_id in dict.fromkeys(pump_id for pump_id in pump_ids if pump_id is not None):
+        alerts_refresh_for_pump(Pump(pk=pump_id), as_of=today or clinic_today(), by=by)
 
 
 # --------------------------------------------------------------------------
@@ -154,8 +164,13 @@ def _booking_errors(appointment: Appointment) -> dict[str, list[str]]:
 
 
 @transaction.atomic
-def appointment_book(appointment: Appointment, *, staff: Sequence[User], by: Any, reason: str = "") -> Appointment:
-    """Book a new appointment (status ``booked``) with one or two staff members."""
+def appointment_book(
+    appointment: Appointment, *, staff: Sequence[User], by: Any, reason: str = "", today: dt.date | None = None
+) -> Appointment:
+    """Book a new appointment (status ``booked``) with one or two staff members.
+
+    ``today``: the day the pump's alerts are refreshed as of (the clinic's today by default).
+    """
     _require_booker(by)
     if appointment.pk is not None:
         raise ValueError("appointment_book books a new appointment; use appointment_update for a booked one.")
@@ -166,6 +181,7 @@ def appointment_book(appointment: Appointment, *, staff: Sequence[User], by: Any
     if errors:
         raise ValidationError(errors)
     record_save(appointment, by=by, reason=reason or "Booked")
+    _refresh_alerts(appointment.pump_id, by=by, today=today)
     return appointment
 
 
@@ -177,6 +193,7 @@ def appointment_update(
     staff: Sequence[User] | None = None,
     expected_version: int | None = None,
     reason: str = "",
+    today: dt.date | None = None,
 ) -> Appointment:
     """Change an appointment. Only a booked one can be moved or given other staff; notes can always change.
 
@@ -204,6 +221,8 @@ def appointment_update(
     if errors:
         raise ValidationError(errors)
     audited_save(appointment, by=by, reason=reason or ("Rescheduled" if moved else "Changed"))
+    if moved:
+        _refresh_alerts(stored.pump_id, appointment.pump_id, by=by, today=today)
     return appointment
 
 
@@ -222,7 +241,12 @@ def _require_booked(appointment: Appointment, action: str) -> None:
 
 @transaction.atomic
 def appointment_cancel(
-    appointment: Appointment, *, by: Any, reason: str, expected_version: int | None = None
+    appointment: Appointment,
+    *,
+    by: Any,
+    reason: str,
+    expected_version: int | None = None,
+    today: dt.date | None = None,
 ) -> Appointment:
     """Cancel a booked appointment; the reason is required and kept on the record."""
     _require_booker(by)
@@ -233,6 +257,7 @@ def appointment_cancel(
     appointment.status = AppointmentStatus.CANCELLED
     appointment.cancel_reason = reason.strip()
     audited_save(appointment, by=by, reason=f"Cancelled: {reason.strip()}")
+    _refresh_alerts(appointment.pump_id, by=by, today=today)
     return appointment
 
 
@@ -255,6 +280,7 @@ def appointment_mark_no_show(
         )
     appointment.status = AppointmentStatus.NO_SHOW
     audited_save(appointment, by=by, reason="Did not attend")
+    _refresh_alerts(appointment.pump_id, by=by, today=local_date(now))
     return appointment
 
 
@@ -272,26 +298,92 @@ def appointment_mark_attended(
         )
     appointment.status = AppointmentStatus.ATTENDED
     audited_save(appointment, by=by, reason="Attended")
+    _refresh_alerts(appointment.pump_id, by=by, today=today)
     return appointment
 
 
-def appointment_mark_attended_for(*, pump: Pump, kind: str, on_date: dt.date, by: Any) -> Appointment | None:
+# ``appointment_mark_attended_for(booked_id=...)`` when the caller has not read the booking itself.
+LOOK_IT_UP = -1
+
+
+def appointment_mark_attended_for(
+    *, pump: Pump, kind: str, on_date: dt.date, by: Any, booked_id: int | None = LOOK_IT_UP
+) -> Appointment | None:
     """Recording a visit answers its booking: the pump's booked ``kind`` appointment on or before ``on_date``
     becomes ``attended`` (the latest one, when several are booked). Returns it, or None.
 
     For the refill service (``kind="refill"``, the refill's date) and the dose-change service
     (``kind="titration"``). Call it inside their transaction: it locks the row. No permission
-    of its own: it follows the refill or dose change its caller has already allowed.
+    of its own: it follows the refill or dose change its caller has already allowed. The caller
+    refreshes the pump's alerts after its own write.
+
+    ``booked_id``: the booking as the caller already read it with the pump row it locked
+    (``appointments.selectors.booked_visit_id``); None means there is none, so a visit with no
+    booking costs no statement here. It is read again under a lock: a booking cancelled in the
+    meantime is left alone.
     """
-    appointment = (
+    if booked_id is None:
+        return None
+    booked = (
         Appointment.objects.booked()
-        .select_for_update()
-        .filter(pump=pump, kind=kind, starts_at__lt=local_start_of_day(on_date + dt.timedelta(days=1)))
-        .order_by("-starts_at", "-pk")
-        .first()
+        .select_for_update(of=("self",))
+        .select_related("pump", "patient", "lead_staff", "second_staff")  # its checks look up none of them
     )
+    if booked_id == LOOK_IT_UP:
+        booked = booked.filter(pump=pump, kind=kind, starts_at__lt=local_start_of_day(on_date + dt.timedelta(days=1)))
+    else:
+        booked = booked.filter(pk=booked_id)
+    appointment = booked.order_by("-starts_at", "-pk").first()
     if appointment is None:
         return None
     appointment.status = AppointmentStatus.ATTENDED
-    audited_save(appointment, by=by, reason=f"Attended: {AppointmentKind(kind).label.lower()} recorded on {on_date}")
+    reason = f"Attended: {AppointmentKind(kind).label.lower()} recorded on {on_date}"
+    # Only the status is written (one UPDATE and its history row), so only it is checked.
+    audited_save(appointment, by=by, reason=reason, update_fields=["status"])
     return appointment
+
+
+# --------------------------------------------------------------------------
+# Bookings nobody can keep: the pump came out, or the record was voided
+# --------------------------------------------------------------------------
+
+
+def _cancel_booked(appointments: Any, *, by: Any, reason: str) -> list[Appointment]:
+    """Cancel each of these booked appointments, with the reason on the record and its history.
+
+    No permission of its own: it follows the surgery or the voiding its caller has already
+    allowed. The caller refreshes the pump's alerts (the pump is no longer watched anyway).
+    """
+    cancelled = []
+    rows = appointments.select_for_update(of=("self",)).select_related("pump", "patient", "lead_staff", "second_staff")
+    for appointment in rows.order_by("starts_at", "pk"):
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.cancel_reason = reason
+        audited_save(appointment, by=by, reason=f"Cancelled: {reason}", update_fields=["status", "cancel_reason"])
+        cancelled.append(appointment)
+    return cancelled
+
+
+def appointments_cancel_for_explant(pump: Pump, *, explanted_on: dt.date, by: Any) -> list[Appointment]:
+    """The pump came out (explant or replacement): its appointments booked from that day on are cancelled.
+
+    Those booked before it stay, to be marked attended or not. Voiding the explant later puts the
+    pump back in but books nothing again: the nurse books what the pump then needs (and the
+    ``refill_not_booked`` alert says so).
+    """
+    booked = Appointment.objects.booked().filter(pump_id=pump.pk, starts_at__gte=local_start_of_day(explanted_on))
+    return _cancel_booked(booked, by=by, reason=f"Pump {pump.serial_number} came out on {explanted_on:%Y-%m-%d}.")
+
+
+def appointments_cancel_for_voided_pump(record: Any, by: Any) -> None:
+    """After-void hook for a pump (entered in error): its booked appointments are cancelled."""
+    booked = Appointment.objects.booked().filter(pump_id=record.pk)
+    _cancel_booked(booked, by=by, reason=f"The record of pump {record.serial_number} was voided.")
+
+
+def appointments_cancel_for_voided_patient(record: Any, by: Any) -> None:
+    """After-void hook for a patient: every appointment still booked is cancelled (a voided record
+    has no visits left to keep or to mark, and no reminders go out for it)."""
+    assert isinstance(record, Patient)
+    booked = Appointment.objects.booked().filter(patient_id=record.pk)
+    _cancel_booked(booked, by=by, reason="The patient's record was voided.")

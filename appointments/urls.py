@@ -9,6 +9,7 @@ urlpatterns = [
     path("day/", views.appointment_day, name="day"),
     path("new/", views.AppointmentCreateView.as_view(), name="create"),
     path("calendar/", views.calendar_link, name="calendar"),
+    path("not-booked/", views.not_booked, name="not_booked"),
     path("<int:pk>/", views.appointment_detail, name="detail"),
     path("<int:pk>/edit/", views.AppointmentUpdateView.as_view(), name="update"),
     path("<int:pk>/cancel/", views.appointment_cancel, name="cancel"),

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,6 +24,7 @@ from patients.models import Patient
 from pumps.models import Pump
 from spasticity.access import holds_role
 from spasticity.audit import StaleEditError
+from spasticity.lists import WHO_CHOICES, page_numbers, whose
 from spasticity.roles import PERMS, Role, roles_of
 from spasticity.timeutil import clinic_today
 from spasticity.views import AuditedCreateView, AuditedUpdateView
@@ -284,6 +286,40 @@ def appointment_week(request: HttpRequest) -> HttpResponse:
 @require_GET
 def appointment_day(request: HttpRequest) -> HttpResponse:
     return _days_view(request, days=1)
+
+
+# --------------------------------------------------------------------------
+# Refills not booked
+# --------------------------------------------------------------------------
+
+
+@require_GET
+def not_booked(request: HttpRequest) -> HttpResponse:
+    """``/appointments/not-booked/?who=mine|unassigned|all&page_not_booked=N``: the watched pumps due
+    within ``CLINIC["REFILL_NOT_BOOKED_DAYS"]`` with no refill booked, each with its Book button.
+    For the people who book (nurses, doctors, administrators); a nurse starts on her own patients."""
+    if not request.user.has_perm(PERMS.BOOK_APPOINTMENT):
+        raise PermissionDenied
+    is_nurse = Role.PUMP_NURSE in roles_of(request.user)
+    who = whose(request.GET.get("who"), user_id=int(request.user.pk or 0), is_nurse=is_nurse)
+    within_days = int(settings.CLINIC["REFILL_NOT_BOOKED_DAYS"])
+    today = clinic_today()
+    group = selectors.not_booked_page(
+        as_of=today,
+        within_days=within_days,
+        nurse_id=who.nurse_id,
+        unassigned=who.unassigned,
+        page=page_numbers(request.GET, ["not_booked"])["not_booked"],
+    )
+    context = {
+        "group": group,
+        "today": today,
+        "within_days": within_days,
+        "who": who.who,
+        "who_choices": WHO_CHOICES,
+        "is_nurse": is_nurse,
+    }
+    return render(request, "appointments/not_booked.html", context)
 
 
 # --------------------------------------------------------------------------

@@ -59,7 +59,15 @@ from patients.services import patient_save
 from pumps.dosing import DosingSettings
 from pumps.models import DoseChange, Drug, Pump, PumpModel, Refill
 from pumps.projection import PumpState, pump_state
-from pumps.services import FillDetails, ProgramDetails, SurgeryDetails, dose_change_record, pump_implant, refill_record
+from pumps.services import (
+    FillDetails,
+    ProgramDetails,
+    SurgeryDetails,
+    dose_change_record,
+    labelled_age_errors,
+    pump_implant,
+    refill_record,
+)
 from spasticity.access import permission_granted_by, require_permission, staff_with_role
 from spasticity.audit import change_reasons_from
 from spasticity.clinic import dosing_settings
@@ -613,12 +621,21 @@ def _record_row(row: CaseloadRow, *, by: Any, reason: str, today: datetime.date)
         today=today,
     )
     if program_on > row.implanted_on:
-        dose_change_record(pump=pump, by=by, changed_on=program_on, today=today, **_program_fields(program))
+        # Copied from the clinic's records, not programmed now: no programmer check, no second check.
+        dose_change_record(
+            pump=pump, by=by, changed_on=program_on, today=today, at_the_pump=False, **_program_fields(program)
+        )
     if row.last_refill_on > row.implanted_on:
         # The port-access safeguard is ticked at the pump; this fill was given by the clinic
         # under its own procedure before the import, which cannot attest it otherwise.
+        # Likewise the running check and the observation (pumps.services.refill_record: at_the_pump).
         refill_record(
-            pump=pump, by=by, refilled_on=row.last_refill_on, today=today, **_fill_fields(row, port_confirmed=True)
+            pump=pump,
+            by=by,
+            refilled_on=row.last_refill_on,
+            today=today,
+            at_the_pump=False,
+            **_fill_fields(row, port_confirmed=True),
         )
     return pump
 
@@ -638,6 +655,9 @@ def _patient_of(row: CaseloadRow) -> Patient:
     )
 
 
+IMPORTED_OFF_LABEL_REASON = "Implanted outside its labelling before the patient joined the clinic (caseload import)"
+
+
 def _pump_of(row: CaseloadRow, patient: Patient) -> Pump:
     pump = Pump(
         patient=patient,
@@ -650,6 +670,9 @@ def _pump_of(row: CaseloadRow, patient: Patient) -> Pump:
     )
     if row.low_reservoir_alarm_ml is not None:  # else the pump's default (the manufacturer's 2 mL)
         pump.low_reservoir_alarm_ml = row.low_reservoir_alarm_ml
+    if labelled_age_errors(pump):
+        # Implanted before the patient joined the clinic: the off-label decision was taken then.
+        pump.off_label_reason = IMPORTED_OFF_LABEL_REASON
     return pump
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import routers
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import routers, serializers
 
 from access_log.recording import AccessLoggedMixin
 from patients import services
 from patients.models import Patient, Referral
+from patients.search import patient_search
 from spasticity.api_base import AuditedSerializer, AuditedViewSet
 from spasticity.roles import PERMS
 
@@ -60,6 +62,23 @@ class ReferralSerializer(AuditedSerializer):
         read_only_fields = ["decided_on"]
 
 
+class PatientSearchSerializer(serializers.Serializer):
+    """``?q=``: the patient list page's search (patients.search), same words, same matches."""
+
+    q = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "q",
+                str,
+                description="MRN or name; every word must match, accents and case ignored (sian finds Siân)",
+            )
+        ]
+    )
+)
 class PatientViewSet(AccessLoggedMixin, AuditedViewSet):
     serializer_class = PatientSerializer
     write_permission = PERMS.EDIT_PATIENT
@@ -67,7 +86,12 @@ class PatientViewSet(AccessLoggedMixin, AuditedViewSet):
     filterset_fields = ["diagnosis", "pathway_stage", "assigned_nurse"]
 
     def get_queryset(self) -> Any:
-        return Patient.objects.order_by("family_name", "given_name", "pk")
+        patients = Patient.objects.order_by("family_name", "given_name", "pk")
+        if self.action == "list":
+            search = PatientSearchSerializer(data=self.request.query_params)
+            search.is_valid(raise_exception=True)
+            patients = patient_search(patients, search.validated_data.get("q", ""))
+        return patients
 
     def save_record(self, instance: Patient, *, by: Any, expected_version: int | None, reason: str) -> None:
         services.patient_save(instance, by=by, expected_version=expected_version, reason=reason)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from patients.models import Patient, Referral
+from patients.search import patient_search
 
 
 def patient_list(
@@ -18,13 +19,7 @@ def patient_list(
     """Active patients matching the search; one query whatever the page size."""
     patients = Patient.objects.active().select_related("assigned_nurse", "assigned_doctor")
     if q.strip():
-        for term in q.split():
-            patients = patients.filter(
-                Q(mrn__iexact=term)
-                | Q(mrn__istartswith=term)
-                | Q(family_name__icontains=term)
-                | Q(given_name__icontains=term)
-            )
+        patients = patient_search(patients, q)
     if stage:
         patients = patients.filter(pathway_stage=stage)
     if diagnosis:

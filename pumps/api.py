@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from access_log.recording import AccessLoggedMixin
 from pumps import services
-from pumps.models import Complication, DoseChange, Drug, Pump, PumpModel, Refill, Surgery
+from pumps.models import Complication, DoseChange, Drug, ObservationSign, Pump, PumpModel, Refill, Surgery
 from pumps.services import FillDetails, ProgramDetails, SurgeryDetails
 from spasticity.api_base import AuditedSerializer, AuditedViewSet, HistoryMixin, VoidSerializer
 from spasticity.api_filters import ClinicFilterSet, RecordIdFilter
@@ -103,6 +103,9 @@ class PumpModelSerializer(AuditedSerializer):
             "reservoir_sizes_ml",
             "nominal_battery_life_months",
             "days_eri_to_eos",
+            "default_low_reservoir_alarm_ml",
+            "labelled_min_age_years",
+            "mri_procedure",
             "version",
             "change_reason",
             "voided",
@@ -168,6 +171,7 @@ class PumpSerializer(SurgeryInputMixin, AuditedSerializer):
             "pump_site",
             "catheter_model",
             "catheter_tip_level",
+            "off_label_reason",
             "eri_on",
             "temporary_card_given_on",
             "permanent_card_received_on",
@@ -281,6 +285,7 @@ class ReplaceSerializer(SurgeryInputMixin, serializers.ModelSerializer):  # type
             "pump_site",
             "catheter_model",
             "catheter_tip_level",
+            "off_label_reason",
             "performed_on",
             "surgeon",
             "complications",
@@ -313,6 +318,8 @@ class PumpViewSet(AccessLoggedMixin, AuditedViewSet):
             data.pop(name, None)
         program, fill = data.pop("first_program", None), data.pop("first_fill", None)
         surgery = _surgery_details(data, data.get("implanted_on"))
+        # None means "not given": the service takes the model's default (Prometra II 3.0 mL).
+        data.setdefault("low_reservoir_alarm_ml", None)
         pump = Pump(**data)
         with transaction.atomic():
             services.pump_implant(
@@ -404,7 +411,55 @@ class RefillFilter(PumpRecordFilter):
         fields = ["pump", "patient"]
 
 
-class DoseChangeSerializer(AuditedSerializer):
+# The programmer's numbers and the second check, on refills and dose changes alike.
+PROGRAMMER_FIELDS = ["programmer_alarm_date", "programmer_reservoir_volume_ml", "programmer_daily_dose_mcg"]
+SECOND_CHECK_FIELDS = [
+    "checked_against_programmer",
+    "check_status",
+    "second_checked_by",
+    "second_checked_at",
+    "second_check_note",
+]
+
+
+class ProgrammingCheckSerializerMixin(serializers.Serializer):  # type: ignore[type-arg]
+    checked_against_programmer = serializers.BooleanField(
+        read_only=True, help_text='False: "not checked against the programmer"'
+    )
+    second_checked_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)  # type: ignore[var-annotated]
+
+
+class SecondCheckSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    agrees = serializers.BooleanField(help_text="false: the checker disagrees (an urgent alert is raised)")
+    note = serializers.CharField(required=False, allow_blank=True, default="", help_text="Required to disagree")
+    version = serializers.IntegerField(required=False, help_text="The version read: a stale one answers 409")
+
+
+class SecondCheckMixin:
+    """``POST {id}/second-check/``: a colleague's independent check (``services.second_check_record``)."""
+
+    serializer_class: Any
+    get_object: Any
+    get_serializer_context: Any
+
+    @extend_schema(request=SecondCheckSerializer)
+    @action(detail=True, methods=["post"], url_path="second-check")
+    def second_check(self, request: Request, pk: str | None = None) -> Response:
+        record = self.get_object()
+        body = SecondCheckSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with transaction.atomic():
+            checked = services.second_check_record(
+                record,
+                by=request.user,
+                agrees=body.validated_data["agrees"],
+                note=body.validated_data["note"],
+                expected_version=body.validated_data.get("version"),
+            )
+        return Response(self.serializer_class(checked, context=self.get_serializer_context()).data)
+
+
+class DoseChangeSerializer(ProgrammingCheckSerializerMixin, AuditedSerializer):
     flex_steps = FlexStepsField(required=False)
     daily_dose_mcg = serializers.DecimalField(
         max_digits=8,
@@ -431,16 +486,19 @@ class DoseChangeSerializer(AuditedSerializer):
             "change_percent",
             "alarm_date",
             "refill_due_on",
+            *PROGRAMMER_FIELDS,
+            *SECOND_CHECK_FIELDS,
             "version",
             "change_reason",
             "voided",
         ]
-        read_only_fields = ["change_percent", "alarm_date", "refill_due_on"]
+        read_only_fields = ["change_percent", "alarm_date", "refill_due_on", *SECOND_CHECK_FIELDS]
 
 
-class DoseChangeViewSet(AccessLoggedMixin, AuditedViewSet):
+class DoseChangeViewSet(SecondCheckMixin, AccessLoggedMixin, AuditedViewSet):
     serializer_class = DoseChangeSerializer
     write_permission = PERMS.CHANGE_DOSE
+    action_permissions = {"second_check": PERMS.CHANGE_DOSE}
     filterset_class = DoseChangeFilter
     # A dose program is a dated clinical event: corrected by voiding and recording again.
     http_method_names = ["get", "post", "head", "options"]
@@ -470,8 +528,13 @@ class DoseChangeViewSet(AccessLoggedMixin, AuditedViewSet):
         serializer.instance = change
 
 
-class RefillSerializer(AuditedSerializer):
+class RefillSerializer(ProgrammingCheckSerializerMixin, AuditedSerializer):
     delivery_note = serializers.CharField(read_only=True, help_text="Says when the pump may have run dry")
+    observation_signs = serializers.ListField(
+        child=serializers.ChoiceField(choices=ObservationSign.choices),
+        required=False,
+        help_text='Signs seen while observing after the refill, or ["none_observed"]',
+    )
 
     class Meta:
         model = Refill
@@ -486,7 +549,12 @@ class RefillSerializer(AuditedSerializer):
             "dilution_note",
             "lot_number",
             "reservoir_port_access_confirmed",
+            "concentration_reprogrammed_confirmed",
+            "pump_running_confirmed",
+            "observation_minutes",
+            "observation_signs",
             "next_refill_appointment_on",
+            *PROGRAMMER_FIELDS,
             "is_first_fill",
             "expected_delivered_ml",
             "actual_delivered_ml",
@@ -496,6 +564,7 @@ class RefillSerializer(AuditedSerializer):
             "delivery_note",
             "alarm_date",
             "refill_due_on",
+            *SECOND_CHECK_FIELDS,
             "version",
             "change_reason",
             "voided",
@@ -510,12 +579,14 @@ class RefillSerializer(AuditedSerializer):
             "delivery_flag",
             "alarm_date",
             "refill_due_on",
+            *SECOND_CHECK_FIELDS,
         ]
 
 
-class RefillViewSet(AccessLoggedMixin, AuditedViewSet):
+class RefillViewSet(SecondCheckMixin, AccessLoggedMixin, AuditedViewSet):
     serializer_class = RefillSerializer
     write_permission = PERMS.RECORD_REFILL
+    action_permissions = {"second_check": PERMS.RECORD_REFILL}
     filterset_class = RefillFilter
     http_method_names = ["get", "post", "head", "options"]
 

@@ -66,6 +66,8 @@ class _Demo:
             catheter_tip_level="T10",
             temporary_card_given_on=on,
             permanent_card_received_on=on + dt.timedelta(days=42) if on + dt.timedelta(days=42) <= self.today else None,
+            # The demo's patients are children: a Prometra II (labelled from 22) is off-label for them.
+            off_label_reason="MDT decision: off-label in a child" if model == "Prometra II" else "",
         )
         return services.pump_implant(
             pump,
@@ -125,6 +127,8 @@ class _Demo:
             lot_number=f"LOT-{on:%y%m}",
             aspirated_volume_ml=residual,
             reservoir_port_access_confirmed=True,
+            pump_running_confirmed=True,
+            observation_signs=["none_observed"],
             next_refill_appointment_on=next_on if next_on and next_on >= on else None,
             today=self.today,
         )

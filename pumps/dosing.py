@@ -51,17 +51,21 @@ __all__ = [
     "Fill",
     "FlexStep",
     "FlexStepError",
+    "ProgrammerReading",
     "Projection",
     "add_calendar_months",
     "alarm_date",
     "battery_end_of_service_on",
     "daily_volume_ml",
     "delivery_check",
+    "dose_change_above_percent",
     "dose_change_check",
+    "emptied_fill",
     "empty_on",
     "flex_daily_dose_mcg",
     "flex_step_errors",
     "parse_flex_steps",
+    "programmer_mismatches",
     "project_fill",
     "projected_volume_ml",
     "refill_due_on",
@@ -444,6 +448,23 @@ def _rate_pieces(fill: Fill, doses: Sequence[DoseSegment]) -> list[_RatePiece]:
     return pieces if segments else []
 
 
+def emptied_fill(fill: Fill, emptied_on: datetime.date) -> Fill:
+    """The reservoir emptied on purpose (a Prometra before an MRI), as a fill of 0 mL from that day.
+
+    Nothing new is computed: projected like any fill, it is at its alarm volume and empty on
+    ``emptied_on`` itself, so ``alarm_date`` = ``empty_on`` = ``emptied_on`` and the refill is due
+    (``refill_due_on`` falls the lead days before, as for any fill too small to last).
+    """
+    if emptied_on < fill.refilled_on:
+        raise ValueError(f"emptied on {emptied_on}, before the fill on {fill.refilled_on}")
+    return Fill(
+        refilled_on=emptied_on,
+        volume_added_ml=Decimal(0),
+        concentration_mcg_per_ml=fill.concentration_mcg_per_ml,
+        low_reservoir_alarm_ml=fill.low_reservoir_alarm_ml,
+    )
+
+
 def _piece_end_days(pieces: Sequence[_RatePiece]) -> list[int | None]:
     """Each piece ends where the next starts; the last runs for ever (None)."""
     ends: list[int | None] = [piece.start_day for piece in pieces[1:]]
@@ -756,6 +777,123 @@ def dose_change_check(
     if new_mcg > Fraction(settings.dose_confirm_above_mcg):
         reasons.append(_high_dose_reason(new_daily_dose_mcg, settings.dose_confirm_above_mcg))
     return DoseChangeCheck(change_percent, bool(reasons), tuple(reasons))
+
+
+def dose_change_above_percent(
+    reference_daily_dose_mcg: Decimal | None, new_daily_dose_mcg: Decimal, limit_percent: Decimal
+) -> bool:
+    """Whether the EXACT |change| from the reference dose is above ``limit_percent``.
+
+    The page's hard stop (``CLINIC["DOSE_CHANGE_HARD_PERCENT"]``): 130 → 1500 mcg/day is
+    +1053.8%, far above 50%. Without a reference (a first program) there is no change.
+    """
+    if reference_daily_dose_mcg is None:
+        return False
+    new_mcg = _positive(new_daily_dose_mcg, "new_daily_dose_mcg")
+    exact = _exact_change_percent(reference_daily_dose_mcg, new_mcg, "reference_daily_dose_mcg")
+    return abs(exact) > Fraction(_non_negative(limit_percent, "limit_percent"))
+
+
+# --------------------------------------------------------------------------
+# The clinician programmer's numbers against ours
+# --------------------------------------------------------------------------
+
+# How far the programmer may differ from this module before the save is refused
+# (spec "Programming safety"): the programmer rounds its own way, so a day on the
+# alarm date, 0.1 mL on the volume and 0.5% on the dose are not a disagreement.
+PROGRAMMER_ALARM_TOLERANCE_DAYS: Final = 1
+PROGRAMMER_VOLUME_TOLERANCE_ML: Final = Decimal("0.1")
+PROGRAMMER_DOSE_TOLERANCE_PERCENT: Final = Decimal("0.5")
+
+PROGRAMMER_LIKELY_CAUSES: Final = (
+    "Likely causes: a wrong concentration on the programmer or here, a wrong low-reservoir alarm volume, "
+    "or a dose change made on the programmer but not recorded here."
+)
+
+
+@dataclass(frozen=True)
+class ProgrammerReading:
+    """What the clinician programmer showed after the session (each value optional)."""
+
+    alarm_date: datetime.date | None = None
+    reservoir_volume_ml: Decimal | None = None
+    daily_dose_mcg: Decimal | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.alarm_date is None and self.reservoir_volume_ml is None and self.daily_dose_mcg is None
+
+
+def _no_computed_value(what: str) -> str:
+    return f"The programmer's {what} cannot be checked: no {what} is computed here (record the program and the fill)."
+
+
+def _alarm_mismatch(programmer_on: datetime.date, computed_on: datetime.date | None) -> str | None:
+    if computed_on is None:
+        return _no_computed_value("alarm date")
+    days_apart = abs((programmer_on - computed_on).days)
+    if days_apart <= PROGRAMMER_ALARM_TOLERANCE_DAYS:
+        return None
+    return (
+        f"The programmer's alarm date {programmer_on:%Y-%m-%d} is {days_apart} days from the computed "
+        f"alarm date {computed_on:%Y-%m-%d} (at most {PROGRAMMER_ALARM_TOLERANCE_DAYS} day apart). "
+        f"{PROGRAMMER_LIKELY_CAUSES}"
+    )
+
+
+def _volume_mismatch(programmer_ml: Decimal, computed_ml: Decimal | None) -> str | None:
+    if computed_ml is None:
+        return _no_computed_value("reservoir volume")
+    apart_ml = abs(_non_negative(programmer_ml, "programmer_ml") - _non_negative(computed_ml, "computed_ml"))
+    if apart_ml <= Fraction(PROGRAMMER_VOLUME_TOLERANCE_ML):
+        return None
+    return (
+        f"The programmer's reservoir volume {_fmt(programmer_ml)} mL differs from the computed "
+        f"{_fmt(computed_ml)} mL by more than {_fmt(PROGRAMMER_VOLUME_TOLERANCE_ML)} mL. {PROGRAMMER_LIKELY_CAUSES}"
+    )
+
+
+def _dose_mismatch(programmer_mcg: Decimal, computed_mcg: Decimal | None) -> str | None:
+    if computed_mcg is None:
+        return _no_computed_value("daily dose")
+    computed = _positive(computed_mcg, "computed_mcg")
+    apart_percent = 100 * abs(_exact(programmer_mcg, "programmer_mcg") - computed) / computed
+    if apart_percent <= Fraction(PROGRAMMER_DOSE_TOLERANCE_PERCENT):
+        return None
+    return (
+        f"The programmer's daily dose {_fmt(programmer_mcg)} mcg/day differs from the recorded "
+        f"{_fmt(computed_mcg)} mcg/day by {_fmt(_round_half_up(apart_percent, _PERCENT_PLACES))}% "
+        f"(at most {_fmt(PROGRAMMER_DOSE_TOLERANCE_PERCENT)}%). {PROGRAMMER_LIKELY_CAUSES}"
+    )
+
+
+def programmer_mismatches(
+    reading: ProgrammerReading,
+    *,
+    alarm_date: datetime.date | None,
+    reservoir_volume_ml: Decimal | None,
+    daily_dose_mcg: Decimal | None,
+) -> dict[str, str]:
+    """Compare what the programmer showed with what this module computed.
+
+    Keyed by the reading's field (``alarm_date``, ``reservoir_volume_ml``,
+    ``daily_dose_mcg``); only the values given are compared, each against its
+    tolerance, exactly (never on rounded values):
+
+    1. alarm date: at most ``PROGRAMMER_ALARM_TOLERANCE_DAYS`` apart;
+    2. reservoir volume: at most ``PROGRAMMER_VOLUME_TOLERANCE_ML`` apart;
+    3. daily dose: at most ``PROGRAMMER_DOSE_TOLERANCE_PERCENT`` of the computed dose apart.
+    A value given with nothing computed to compare it with is a mismatch too: it
+    cannot be confirmed. Each message names both values and the likely causes.
+    """
+    found: dict[str, str | None] = {}
+    if reading.alarm_date is not None:
+        found["alarm_date"] = _alarm_mismatch(reading.alarm_date, alarm_date)
+    if reading.reservoir_volume_ml is not None:
+        found["reservoir_volume_ml"] = _volume_mismatch(reading.reservoir_volume_ml, reservoir_volume_ml)
+    if reading.daily_dose_mcg is not None:
+        found["daily_dose_mcg"] = _dose_mismatch(reading.daily_dose_mcg, daily_dose_mcg)
+    return {name: message for name, message in found.items() if message is not None}
 
 
 # --------------------------------------------------------------------------

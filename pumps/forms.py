@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from patients.forms import staff_with_role
-from pumps.models import Complication, DoseChange, Pump, PumpModel, Refill, Surgery
+from pumps.models import Complication, DoseChange, ObservationSign, Pump, PumpModel, Refill, Surgery
 from pumps.services import FillDetails, ProgramDetails, SurgeryDetails
 from spasticity.forms import AuditedModelForm, DateInput
 from spasticity.roles import Role
@@ -102,13 +102,22 @@ class ImplantForm(SurgeryFieldsMixin, FirstFillFieldsMixin, AuditedModelForm):
             "pump_site",
             "catheter_model",
             "catheter_tip_level",
+            "off_label_reason",
             "temporary_card_given_on",
         ]
-        widgets = {"implanted_on": DateInput(), "temporary_card_given_on": DateInput()}
+        widgets = {
+            "implanted_on": DateInput(),
+            "temporary_card_given_on": DateInput(),
+            "off_label_reason": forms.Textarea(attrs={"rows": 2}),
+        }
 
     def __init__(self, *args: Any, user: Any = None, suggested_dose_mcg: Decimal | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.init_surgery_fields(user)
+        # Left empty, the service takes the model's default alarm volume (Prometra II 3.0 mL).
+        self.fields["low_reservoir_alarm_ml"].required = False
+        self.fields["low_reservoir_alarm_ml"].initial = None
+        self.fields["low_reservoir_alarm_ml"].help_text = "Leave empty for the model's default"
         if suggested_dose_mcg is not None:
             self.fields["daily_dose_mcg"].initial = suggested_dose_mcg
 
@@ -140,7 +149,9 @@ class ReplaceForm(SurgeryFieldsMixin, FirstFillFieldsMixin, AuditedModelForm):
             "pump_site",
             "catheter_model",
             "catheter_tip_level",
+            "off_label_reason",
         ]
+        widgets = {"off_label_reason": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -174,10 +185,21 @@ class ExplantForm(SurgeryForm):
     submit_label = "Record explant"
 
 
+PROGRAMMER_FIELDS = ["programmer_alarm_date", "programmer_reservoir_volume_ml", "programmer_daily_dose_mcg"]
+PROGRAMMER_WIDGETS = {"programmer_alarm_date": DateInput()}
+
+
 class DoseChangeForm(AuditedModelForm):
     """A titration visit: the new program (simple or flex), notes and the next visit."""
 
     submit_label = "Save the new program"
+    retyped_daily_dose_mcg = forms.DecimalField(
+        label="Type the new dose again (mcg/day)",
+        max_digits=8,
+        decimal_places=2,
+        required=False,
+        help_text="Asked when the dose changes by more than the clinic's hard-stop percentage",
+    )
 
     class Meta:
         model = DoseChange
@@ -191,8 +213,10 @@ class DoseChangeForm(AuditedModelForm):
             "tone_notes",
             "confirmation_reason",
             "next_visit_on",
+            *PROGRAMMER_FIELDS,
         ]
         widgets = {
+            **PROGRAMMER_WIDGETS,
             "changed_on": DateInput(),
             "next_visit_on": DateInput(),
             "mode": forms.RadioSelect,
@@ -221,11 +245,21 @@ class DoseChangeForm(AuditedModelForm):
             side_effects=data.get("side_effects", ""),
             tone_notes=data.get("tone_notes", ""),
             next_visit_on=data.get("next_visit_on"),
+            programmer_alarm_date=data.get("programmer_alarm_date"),
+            programmer_reservoir_volume_ml=data.get("programmer_reservoir_volume_ml"),
+            programmer_daily_dose_mcg=data.get("programmer_daily_dose_mcg"),
         )
 
 
 class RefillForm(AuditedModelForm):
     submit_label = "Save the refill"
+    observation_signs = forms.MultipleChoiceField(
+        label="Signs seen while observing",
+        choices=ObservationSign.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text='Overdose (a pocket fill) or withdrawal; tick "None observed" if none',
+    )
 
     class Meta:
         model = Refill
@@ -238,9 +272,15 @@ class RefillForm(AuditedModelForm):
             "dilution_note",
             "lot_number",
             "reservoir_port_access_confirmed",
+            "concentration_reprogrammed_confirmed",
+            "pump_running_confirmed",
+            "observation_minutes",
+            "observation_signs",
+            *PROGRAMMER_FIELDS,
             "next_refill_appointment_on",
         ]
         widgets = {
+            **PROGRAMMER_WIDGETS,
             "refilled_on": DateInput(),
             "next_refill_appointment_on": DateInput(),
             "dilution_note": forms.TextInput(),
@@ -251,6 +291,17 @@ class RefillForm(AuditedModelForm):
         self.helper.form_id = "refill-form"
         # The pocket-fill safeguard is the service's rule (pumps.services.PORT_ACCESS_REQUIRED):
         # the page and the API both get its message on this field.
+
+
+class SecondCheckForm(forms.Form):
+    """A colleague's second check of a refill or dose change (the rules are the service's)."""
+
+    verdict = forms.ChoiceField(
+        choices=[("agree", "I agree: the programmer matches this record"), ("disagree", "I disagree")],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required to disagree")
+    version = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class PumpEditForm(AuditedModelForm):
@@ -328,7 +379,16 @@ class PumpModelForm(AuditedModelForm):
 
     class Meta:
         model = PumpModel
-        fields = ["manufacturer", "model", "reservoir_sizes_ml", "nominal_battery_life_months", "days_eri_to_eos"]
+        fields = [
+            "manufacturer",
+            "model",
+            "reservoir_sizes_ml",
+            "nominal_battery_life_months",
+            "days_eri_to_eos",
+            "default_low_reservoir_alarm_ml",
+            "labelled_min_age_years",
+            "mri_procedure",
+        ]
 
 
 class NurseChoiceForm(forms.Form):

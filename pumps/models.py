@@ -346,7 +346,96 @@ class Surgery(ClinicalRecord):
             raise ValidationError(errors)
 
 
-class DoseChange(ClinicalRecord):
+class CheckStatus(models.TextChoices):
+    """The independent second check of a refill or dose change (spec "Programming safety")."""
+
+    NOT_REQUIRED = "not_required", "Not required"
+    AWAITING_SECOND_CHECK = "awaiting_second_check", "Awaiting a second check"
+    CHECKED = "checked", "Checked"
+    DISAGREED = "disagreed", "Second checker disagreed"
+
+
+class ObservationSign(models.TextChoices):
+    """The post-refill checklist: signs of an overdose (a pocket fill) or of withdrawal."""
+
+    NONE_OBSERVED = "none_observed", "None observed"
+    # Overdose (e.g. drug injected into the pocket, or the catheter access port).
+    DROWSINESS = "drowsiness", "Drowsiness or reduced consciousness"
+    DIZZINESS = "dizziness", "Dizziness or light-headedness"
+    HYPOTONIA = "hypotonia", "Marked floppiness (hypotonia)"
+    RESPIRATORY_DEPRESSION = "respiratory_depression", "Slow or shallow breathing"
+    BRADYCARDIA_HYPOTENSION = "bradycardia_hypotension", "Slow pulse or low blood pressure"
+    NAUSEA_VOMITING = "nausea_vomiting", "Nausea or vomiting"
+    # Withdrawal (e.g. a pump left stopped, a concentration not reprogrammed).
+    INCREASED_SPASTICITY = "increased_spasticity", "Increased tone or spasms"
+    ITCHING = "itching", "Itching without a rash"
+    FEVER = "fever", "Fever"
+    AGITATION_CONFUSION = "agitation_confusion", "Agitation or confusion"
+    TACHYCARDIA = "tachycardia", "Fast pulse"
+    SEIZURE = "seizure", "Seizure"
+
+
+class ProgrammingCheckFields(models.Model):
+    """What the clinician programmer reported after the session, and the second check.
+
+    The programmer's numbers are compared with ``pumps.dosing`` when given
+    (``dosing.programmer_mismatches``); empty means "not checked against the programmer".
+    The second check is written only by ``pumps.services.second_check_record``.
+    """
+
+    programmer_alarm_date = models.DateField(
+        "Alarm date on the programmer", null=True, blank=True, help_text="As the programmer shows it after the session"
+    )
+    programmer_reservoir_volume_ml = models.DecimalField(
+        "Reservoir volume on the programmer (mL)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[_NOT_NEGATIVE_VOLUME],
+    )
+    programmer_daily_dose_mcg = models.DecimalField(
+        "Daily dose on the programmer (mcg/day)",
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[_POSITIVE_DOSE],
+    )
+    check_status = models.CharField(
+        max_length=30, choices=CheckStatus.choices, default=CheckStatus.NOT_REQUIRED, editable=False
+    )
+    second_checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    second_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    second_check_note = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def checked_against_programmer(self) -> bool:
+        return any(
+            value is not None
+            for value in (
+                self.programmer_alarm_date,
+                self.programmer_reservoir_volume_ml,
+                self.programmer_daily_dose_mcg,
+            )
+        )
+
+    @property
+    def awaits_second_check(self) -> bool:
+        return self.check_status == CheckStatus.AWAITING_SECOND_CHECK
+
+
+class DoseChange(ProgrammingCheckFields, ClinicalRecord):
     """A dose program, in force from the start of ``changed_on`` until the next one."""
 
     class Mode(models.TextChoices):
@@ -420,7 +509,7 @@ class DoseChange(ClinicalRecord):
         return {}
 
 
-class Refill(ClinicalRecord):
+class Refill(ProgrammingCheckFields, ClinicalRecord):
     Drug = Drug
 
     class DeliveryFlag(models.TextChoices):
@@ -455,6 +544,29 @@ class Refill(ClinicalRecord):
         help_text="Template or ultrasound used, needle to the stop, aspiration confirmed placement",
     )
     next_refill_appointment_on = models.DateField("Next refill appointment", null=True, blank=True)
+    concentration_reprogrammed_confirmed = models.BooleanField(
+        "Programmer set to the new concentration",
+        default=False,
+        help_text="Needed when the concentration differs from the previous fill's",
+    )
+    pump_running_confirmed = models.BooleanField(
+        "Pump running confirmed",
+        default=False,
+        help_text="The programmer shows the pump running: no stopped state, no pending program",
+    )
+    observation_minutes = models.PositiveSmallIntegerField(
+        "Observed after the refill (minutes)",
+        null=True,
+        blank=True,
+        default=15,
+        help_text="Watching for a pocket fill (overdose) or withdrawal",
+    )
+    observation_signs = models.JSONField(
+        "Signs observed",
+        default=list,
+        blank=True,
+        help_text='Codes from the withdrawal and overdose checklist, or ["none_observed"]',
+    )
     is_first_fill = models.BooleanField(default=False, editable=False)
     # Computed when recorded (what was shown and printed then).
     expected_delivered_ml = models.DecimalField(max_digits=6, decimal_places=2, null=True, editable=False)
@@ -511,6 +623,7 @@ class Refill(ClinicalRecord):
                 f"{_fmt(concentration)} mcg/mL is not a standard concentration (50, 500, 1000 or 2000): "
                 "describe the dilution."
             )
+        errors |= self._observation_errors()
         if self.next_refill_appointment_on and self.refilled_on and self.next_refill_appointment_on < self.refilled_on:
             errors["next_refill_appointment_on"] = "The next appointment cannot be before this refill."
         pump = _assigned_pump(self)
@@ -518,6 +631,22 @@ class Refill(ClinicalRecord):
             errors |= self._pump_errors(pump)
         if errors:
             raise ValidationError(errors)
+
+    def _observation_errors(self) -> dict[str, Any]:
+        """The checklist holds known codes; "none observed" stands alone."""
+        signs = self.observation_signs
+        if signs in (None, ""):
+            self.observation_signs = signs = []
+        if not isinstance(signs, list) or any(sign not in ObservationSign.values for sign in signs):
+            return {"observation_signs": [f"Choose the signs from: {', '.join(ObservationSign.values)}."]}
+        if ObservationSign.NONE_OBSERVED in signs and len(signs) > 1:
+            return {"observation_signs": ['Either tick the signs observed or "None observed", not both.']}
+        return {}
+
+    @property
+    def observation_sign_labels(self) -> list[str]:
+        labels = dict(ObservationSign.choices)
+        return [labels.get(sign, sign) for sign in self.observation_signs or []]
 
     def _pump_errors(self, pump: Pump) -> dict[str, Any]:
         errors: dict[str, Any] = {}

@@ -14,8 +14,9 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
+from appointments.selectors import booked_refill
 from pumps.models import DoseChange, Pump, Refill
-from pumps.selectors import projection_after_visit
+from pumps.selectors import previous_fill, projection_after_visit
 
 
 def render_pdf(template_name: str, context: dict[str, Any]) -> bytes:
@@ -53,11 +54,13 @@ def dose_change_summary(change: DoseChange) -> bytes:
         "patient": pump.patient,
         "visit_on": change.changed_on,
         "change": change,
+        "record": change,
         "previous": _previous_program(change),
         "alarm_date": visit.alarm_date,
         "refill_due_on": visit.refill_due_on,
         "next_visit_on": visit.next_visit_on,
         "next_refill_on": visit.next_refill_appointment_on,
+        "booked_refill": booked_refill(pump),
         "daily_dose_mcg": change.daily_dose_mcg,
     }
     return render_pdf("pumps/pdf/after_visit_summary.html", context)
@@ -73,9 +76,12 @@ def refill_summary(refill: Refill) -> bytes:
         "patient": pump.patient,
         "visit_on": refill.refilled_on,
         "refill": refill,
+        "record": refill,
+        "previous_fill": previous_fill(refill),
         "alarm_date": visit.alarm_date,
         "refill_due_on": visit.refill_due_on,
         "next_refill_on": visit.next_refill_appointment_on,
+        "booked_refill": booked_refill(pump),  # the booking the family leaves with (day, time, place)
         "next_visit_on": visit.next_visit_on,
         "daily_dose_mcg": visit.program.daily_dose_mcg if visit.program else None,
         "dose_changed_at_visit": visit.dose_changed_at_visit,

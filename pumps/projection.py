@@ -12,7 +12,7 @@ import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pumps import dosing
 
@@ -62,6 +62,74 @@ def fill_of(refill: Refill, pump: Pump) -> dosing.Fill:
     )
 
 
+@dataclass(frozen=True)
+class Emptying:
+    """The reservoir emptied on purpose (a Prometra before an MRI, ``devices.MriScan``)."""
+
+    emptied_on: datetime.date
+    recorded_at: datetime.datetime | None
+
+
+# The pump row carries its latest emptying under these names when it is read with
+# ``emptying_annotations()`` (the services' pump lock and ``verify_projections`` do):
+# two more values on a row already read, so no write takes an extra query.
+EMPTIED_ON = "reservoir_emptied_on"
+EMPTYING_RECORDED_AT = "reservoir_emptying_recorded_at"
+
+
+def _emptyings() -> Any:
+    """The MRI emptyings that count (not voided), read through the app registry: ``devices``
+    builds on ``pumps``, so ``pumps`` does not import it."""
+    from django.apps import apps
+
+    return apps.get_model("devices", "MriScan").objects.filter(voided_at__isnull=True, emptied_before_scan=True)
+
+
+def emptying_annotations(as_of: datetime.date | None = None) -> dict[str, Any]:
+    """Subqueries giving a pump row its latest emptying that is not voided (``OuterRef("pk")``);
+    ``as_of``: only those dated on or before it (the overdue report as of a past day)."""
+    from django.db.models import OuterRef, Subquery
+
+    emptyings = _emptyings().filter(pump=OuterRef("pk")).order_by("-scanned_on", "-created_at")
+    if as_of is not None:
+        emptyings = emptyings.filter(scanned_on__lte=as_of)
+    return {
+        EMPTIED_ON: Subquery(emptyings.values("scanned_on")[:1]),
+        EMPTYING_RECORDED_AT: Subquery(emptyings.values("created_at")[:1]),
+    }
+
+
+def pumps_emptied_after(as_of: datetime.date) -> Any:
+    """The ids of pumps with an emptying dated after ``as_of`` (a subquery's values)."""
+    return _emptyings().filter(scanned_on__gt=as_of).values("pump_id")
+
+
+def emptying_of(pump: Pump) -> Emptying | None:
+    """The pump's latest emptying, when the row was read with ``emptying_annotations()``."""
+    emptied_on = getattr(pump, EMPTIED_ON, None)
+    return Emptying(emptied_on, getattr(pump, EMPTYING_RECORDED_AT, None)) if emptied_on else None
+
+
+def emptied_after(emptying: Emptying, refill: Refill) -> bool:
+    """True when the emptying came after the fill, so the reservoir is empty now.
+
+    A later day; or the same day and recorded later (records are entered in the order they
+    happen: an MRI scan and then its refill). A refill not yet saved (a draft) is the latest.
+    The SQL twin is ``devices.selectors.refill_answers_emptying``.
+    """
+    if emptying.emptied_on != refill.refilled_on:
+        return emptying.emptied_on > refill.refilled_on
+    if refill.created_at is None or emptying.recorded_at is None:
+        return False
+    return emptying.recorded_at > refill.created_at
+
+
+def emptied_since(pump: Pump, refill: Refill) -> bool:
+    """The pump was emptied after ``refill`` (its delivery cannot be checked at the next refill)."""
+    emptying = emptying_of(pump)
+    return emptying is not None and emptied_after(emptying, refill)
+
+
 def dose_segments(dose_changes: Sequence[DoseChange]) -> list[dosing.DoseSegment]:
     """Dose segments in (date, record) order, as ``dosing`` expects for same-day changes."""
     return [dosing.DoseSegment(d.changed_on, d.daily_dose_mcg) for d in active_dose_changes(dose_changes)]
@@ -77,13 +145,23 @@ def battery_end_of_service(pump: Pump) -> datetime.date:
 
 
 def current_projection(
-    pump: Pump, refills: Sequence[Refill], dose_changes: Sequence[DoseChange], settings: dosing.DosingSettings
+    pump: Pump,
+    refills: Sequence[Refill],
+    dose_changes: Sequence[DoseChange],
+    settings: dosing.DosingSettings,
+    emptying: Emptying | None = None,
 ) -> dosing.Projection | None:
-    """The projection of the pump's latest fill across all its dose programs; None without a fill."""
+    """The projection of the pump's latest fill across all its dose programs; None without a fill.
+
+    A fill emptied since (``emptying``) is projected as emptied: 0 mL from that day.
+    """
     fills = active_refills(refills)
     if not fills:
         return None
-    return dosing.project_fill(fill_of(fills[-1], pump), dose_segments(dose_changes), settings)
+    fill = fill_of(fills[-1], pump)
+    if emptying is not None and emptied_after(emptying, fills[-1]):
+        fill = dosing.emptied_fill(fill, emptying.emptied_on)
+    return dosing.project_fill(fill, dose_segments(dose_changes), settings)
 
 
 MISSING_PROGRAM = "program"
@@ -117,7 +195,8 @@ def pump_state(
     1. Only records that are not voided count, in date order.
     2. The current program and drug are the latest dose change and the latest fill.
     3. A pump in the patient: its latest fill projected across every dose program
-       (alarm, refill due) and its battery end of service. A pump that is
+       (alarm, refill due), or as empty from the day it was emptied since (an MRI
+       emptying, ``emptying_of``), and its battery end of service. A pump that is
        explanted (or voided) needs no refill and has no battery to watch, so
        those dates are empty, as are its booked visits.
     """
@@ -126,7 +205,7 @@ def pump_state(
     last_fill = fills[-1] if fills else None
     last_program = programs[-1] if programs else None
     implanted = pump.explanted_on is None and not pump.is_voided
-    projection = current_projection(pump, fills, programs, settings) if implanted else None
+    projection = current_projection(pump, fills, programs, settings, emptying_of(pump)) if implanted else None
     return PumpState(
         alarm_date=projection.alarm_date if projection else None,
         refill_due_on=projection.refill_due_on if projection else None,

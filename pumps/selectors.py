@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,8 @@ from django.db.models import BooleanField, Case, CharField, Count, ExpressionWra
 from django.db.models.functions import Coalesce
 
 from alerts.overdue import NO_PROJECTION, OVERDUE, PAST_ALARM, overdue_status_sql
+from appointments.models import Appointment, AppointmentKind
+from appointments.selectors import booked_refill_between_exists, booked_refills_by_pump, booked_visits_between
 from pumps import dosing
 from pumps.models import DoseChange, Pump, Refill, Surgery
 from pumps.projection import (
@@ -25,6 +27,9 @@ from pumps.projection import (
     active_refills,
     current_projection,
     dose_segments,
+    emptied_after,
+    emptying_annotations,
+    emptying_of,
     fill_of,
     missing_for_projection,
     pump_state,
@@ -86,7 +91,11 @@ class PumpPage:
 
 def pump_page(pk: int, *, today: datetime.date) -> PumpPage:
     """Everything the pump page shows, in a fixed number of queries."""
-    pump = Pump.objects.select_related("model", "patient", "patient__assigned_nurse").get(pk=pk)
+    pump = (
+        Pump.objects.select_related("model", "patient", "patient__assigned_nurse")
+        .annotate(**emptying_annotations())  # an MRI emptying since the last fill (no extra query)
+        .get(pk=pk)
+    )
     refills = list(pump.refills.select_related("voided_by").order_by("-refilled_on", "-pk"))
     dose_changes = list(pump.dose_changes.select_related("voided_by").order_by("-changed_on", "-pk"))
     surgeries = list(
@@ -120,11 +129,15 @@ def _add_projection(page: PumpPage, fills: list[Refill], programs: list[DoseChan
     if fill is None or program is None or not page.pump.is_implanted:
         return
     segments = dose_segments(programs)
-    projection = dosing.project_fill(fill_of(fill, page.pump), segments, dosing_settings())
+    current = fill_of(fill, page.pump)
+    emptying = emptying_of(page.pump)
+    if emptying is not None and emptied_after(emptying, fill):  # emptied for an MRI: 0 mL from that day
+        current = dosing.emptied_fill(current, emptying.emptied_on)
+    projection = dosing.project_fill(current, segments, dosing_settings())
     page.days_to_alarm, page.empty_on = projection.days_to_alarm, projection.empty_on
     page.daily_volume_ml = dosing.daily_volume_ml(program.daily_dose_mcg, fill.concentration_mcg_per_ml)
-    if today >= fill.refilled_on:
-        page.projected_volume_today_ml = dosing.projected_volume_ml(fill_of(fill, page.pump), segments, today)
+    if today >= current.refilled_on:
+        page.projected_volume_today_ml = dosing.projected_volume_ml(current, segments, today)
 
 
 def pump_chart_data(
@@ -231,7 +244,8 @@ class WorkItem:
     kind: str  # "refill", "visit" or "no_projection"
     on: datetime.date | None
     status: str  # "past_alarm", "overdue", "missed", "today", "this_week", "no_projection"
-    booked_on: datetime.date | None = None
+    booked_on: datetime.date | None = None  # the legacy bare date noted at the last refill
+    booking: Appointment | None = None  # the booked refill appointment: shown before ``booked_on``
 
     @property
     def patient(self) -> Any:
@@ -315,7 +329,9 @@ def _implanted_pumps(nurse_id: int | None, unassigned: bool = False) -> Any:
 
 def _section_filters(today: datetime.date, week_end_on: datetime.date) -> dict[str, Q]:
     """Which pumps each section lists (a pump can be in both refills and visits)."""
-    booked_this_week = Q(next_refill_appointment_on__gte=today, next_refill_appointment_on__lte=week_end_on)
+    booked_this_week = Q(next_refill_appointment_on__gte=today, next_refill_appointment_on__lte=week_end_on) | Q(
+        booked_refill_between_exists(first_day=today, last_day=week_end_on)
+    )
     return {
         NO_PROJECTION_SECTION: Q(alarm_date__isnull=True),
         REFILLS: Q(alarm_date__isnull=False) & (Q(refill_due_on__lte=week_end_on) | booked_this_week),
@@ -326,7 +342,11 @@ def _section_filters(today: datetime.date, week_end_on: datetime.date) -> dict[s
 def _refill_status_sql(today: datetime.date) -> Coalesce:
     """A listed refill's status: past alarm or overdue from ``overdue_status_sql`` (the
     classifier the scan and the reports use), else due or booked today, else this week."""
-    due_today = Q(refill_due_on=today) | Q(next_refill_appointment_on=today)
+    due_today = (
+        Q(refill_due_on=today)
+        | Q(next_refill_appointment_on=today)
+        | Q(booked_refill_between_exists(first_day=today, last_day=today))
+    )
     return Coalesce(
         overdue_status_sql(as_of=today),
         Case(When(due_today, then=Value(TODAY)), default=Value(THIS_WEEK)),
@@ -414,7 +434,9 @@ def _section_rows(pumps: Any, key: str, filter_q: Q, today: datetime.date, start
     if key == REFILLS:
         rows = rows.annotate(work_status=_refill_status_sql(today))
         rows = rows.order_by(_urgency_sql("work_status"), "refill_due_on", "patient__family_name", "pk")
-        return [_refill_item(pump) for pump in rows[start:end]]
+        items = [_refill_item(pump) for pump in rows[start:end]]
+        bookings = booked_refills_by_pump(item.pump.pk for item in items)  # one query for the page
+        return [replace(item, booking=bookings.get(item.pump.pk)) for item in items]
     if key == VISITS:
         rows = rows.annotate(work_status=_visit_status_sql(today))
         rows = rows.order_by(_urgency_sql("work_status"), "next_visit_on", "patient__family_name", "pk")
@@ -461,8 +483,10 @@ def nurse_worklist(
 @dataclass(frozen=True)
 class ScheduleRow:
     on: datetime.date
-    kind: str  # "visit", "refill_booked" or "refill_due"
+    # "titration_booked", "refill_booked" (an appointment); "visit", "refill_noted" (bare dates); "refill_due"
+    kind: str
     pump: Pump
+    appointment: Appointment | None = None
 
 
 @dataclass
@@ -474,12 +498,23 @@ class NurseSchedule:
 def titration_schedule(
     *, start_on: datetime.date, end_on: datetime.date, nurse_id: int | None = None
 ) -> list[NurseSchedule]:
-    """Upcoming titration visits and refills per pump nurse, between two dates (one query)."""
+    """Upcoming titration visits and refills per pump nurse, between two dates (two queries).
+
+    The booked titration and refill appointments (with their time and place) come first; the
+    bare dates noted at the last dose change or refill (``next_visit_on``,
+    ``next_refill_appointment_on``) only for a pump with no such booking in the range.
+    """
     in_range = {"gte": start_on, "lte": end_on}
-    pumps = _implanted_pumps(nurse_id).filter(
+    pumps = _implanted_pumps(nurse_id)
+    booked = booked_visits_between(
+        first_day=start_on, last_day=end_on, pumps=pumps, kinds=(AppointmentKind.TITRATION, AppointmentKind.REFILL)
+    )
+    booked_pump_ids = {appointment.pump_id for appointment in booked}
+    pumps = pumps.filter(
         Q(next_visit_on__range=(start_on, end_on))
         | Q(next_refill_appointment_on__range=(start_on, end_on))
         | Q(refill_due_on__range=(start_on, end_on))
+        | Q(pk__in=booked_pump_ids)
     )
     by_nurse: dict[int | None, NurseSchedule] = {}
     rows: dict[int | None, list[ScheduleRow]] = defaultdict(list)
@@ -487,12 +522,17 @@ def titration_schedule(
         nurse = pump.patient.assigned_nurse
         key = nurse.pk if nurse else None
         by_nurse.setdefault(key, NurseSchedule(nurse, rows[key]))
-        for kind, on in (
-            ("visit", pump.next_visit_on),
-            ("refill_booked", pump.next_refill_appointment_on),
-            ("refill_due", pump.refill_due_on),
-        ):
-            if on is not None and in_range["gte"] <= on <= in_range["lte"]:
+        mine = [appointment for appointment in booked if appointment.pump_id == pump.pk]
+        kinds_booked = {appointment.kind for appointment in mine}
+        for appointment in mine:
+            rows[key].append(ScheduleRow(appointment.starts_on, f"{appointment.kind}_booked", pump, appointment))
+        bare = (
+            ("visit", pump.next_visit_on, AppointmentKind.TITRATION),
+            ("refill_noted", pump.next_refill_appointment_on, AppointmentKind.REFILL),
+            ("refill_due", pump.refill_due_on, None),
+        )
+        for kind, on, booked_kind in bare:
+            if on is not None and in_range["gte"] <= on <= in_range["lte"] and booked_kind not in kinds_booked:
                 rows[key].append(ScheduleRow(on, kind, pump))
     for schedule in by_nurse.values():
         schedule.rows.sort(key=lambda row: (row.on, row.pump.patient.family_name))
@@ -525,7 +565,12 @@ def projection_drift(*, model_id: int | None = None, pump_ids: tuple[int, int] |
     is one chunk of the daily refresh, which runs the chunks on several workers.
     """
     settings = dosing_settings()
-    pumps = Pump.objects.select_related("model").prefetch_related("refills", "dose_changes").order_by("pk")
+    pumps = (
+        Pump.objects.select_related("model")
+        .annotate(**emptying_annotations())
+        .prefetch_related("refills", "dose_changes")
+        .order_by("pk")
+    )
     if model_id is not None:
         pumps = pumps.filter(model_id=model_id)
     if pump_ids is not None:
@@ -537,3 +582,15 @@ def projection_drift(*, model_id: int | None = None, pump_ids: tuple[int, int] |
         if drift:
             drifts.append(PumpDrift(pump, drift))
     return drifts
+
+
+def previous_fill(refill: Refill) -> Refill | None:
+    """The fill before this one on its pump (not voided), for a concentration change on the page and printout."""
+    return (
+        Refill.objects.active()
+        .filter(pump_id=refill.pump_id)
+        .exclude(pk=refill.pk)
+        .filter(Q(refilled_on__lt=refill.refilled_on) | Q(refilled_on=refill.refilled_on, pk__lt=refill.pk))
+        .order_by("-refilled_on", "-pk")
+        .first()
+    )

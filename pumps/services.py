@@ -15,26 +15,33 @@ from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.core.exceptions import ValidationError
+from django.conf import settings as django_settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from alerts.services import alerts_refresh_for_pump
+from appointments.models import AppointmentKind
+from appointments.selectors import booked_visit_id
+from appointments.services import appointment_mark_attended_for, appointments_cancel_for_explant
 from patients.models import Patient
 from patients.services import patient_refresh_stage
 from pumps import dosing
-from pumps.models import DoseChange, Pump, PumpModel, Refill, Surgery
+from pumps.models import CheckStatus, DoseChange, Pump, PumpModel, Refill, Surgery
 from pumps.projection import (
     STORED_FIELDS,
     active_dose_changes,
     active_refills,
     dose_segments,
+    emptied_since,
+    emptying_annotations,
     fill_of,
     pump_state,
     stored_state,
 )
 from pumps.selectors import suggested_starting_dose_mcg
 from spasticity.access import holds_role, require_permission
-from spasticity.audit import audited_save, record_save, validate_record
+from spasticity.audit import audited_save, check_version, record_save, validate_record
 from spasticity.clinic import dosing_settings
 from spasticity.models import ClinicalRecord
 from spasticity.roles import PERMS, Role
@@ -59,6 +66,10 @@ class ProgramDetails:
     side_effects: str = ""
     tone_notes: str = ""
     next_visit_on: datetime.date | None = None
+    # What the clinician programmer showed after the session (spec "Programming safety").
+    programmer_alarm_date: datetime.date | None = None
+    programmer_reservoir_volume_ml: Decimal | None = None
+    programmer_daily_dose_mcg: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,14 @@ class FillDetails:
     aspirated_volume_ml: Decimal | None = None
     reservoir_port_access_confirmed: bool = False
     next_refill_appointment_on: datetime.date | None = None
+    # At the pump (not asked for the first fill in theatre): see ``_refill_visit_errors``.
+    concentration_reprogrammed_confirmed: bool = False
+    pump_running_confirmed: bool = False
+    observation_minutes: int | None = None
+    observation_signs: Sequence[str] = ()
+    programmer_alarm_date: datetime.date | None = None
+    programmer_reservoir_volume_ml: Decimal | None = None
+    programmer_daily_dose_mcg: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -120,10 +139,20 @@ def _raise_if(errors: Errors) -> None:
         raise ValidationError(errors)
 
 
-def _lock(pump: Pump) -> Pump:
-    """Lock the pump row for the rest of the transaction, with its catalogue entry and patient."""
+def _lock(pump: Pump, **annotations: Any) -> Pump:
+    """Lock the pump row for the rest of the transaction, with its catalogue entry and patient
+    (and ``annotations``: values read beside the row, e.g. the booked visit a refill answers)."""
     # of=("self",): lock the pump row only, not its catalogue entry or patient.
-    return Pump.objects.select_for_update(of=("self",)).select_related("model", "patient").get(pk=pump.pk)
+    pumps = Pump.objects.select_for_update(of=("self",)).select_related("model", "patient")
+    # The latest MRI emptying rides on the same row (``pumps.projection.emptying_annotations``).
+    return pumps.annotate(**emptying_annotations(), **annotations).get(pk=pump.pk)
+
+
+def _answer_booking(locked: Pump, *, kind: str, on_date: datetime.date, by: Any) -> None:
+    """The visit answers its booking: the pump's booked ``kind`` appointment on or before the day is
+    attended (read with the pump row by ``_lock(..., booked_visit_id=...)``: no booking, no statement)."""
+    booked_id = getattr(locked, "booked_visit_id", None)
+    appointment_mark_attended_for(pump=locked, kind=kind, on_date=on_date, by=by, booked_id=booked_id)
 
 
 def _records(pump: Pump) -> tuple[list[Refill], list[DoseChange]]:
@@ -203,6 +232,86 @@ def pump_recompute_projection(pump: Pump, *, by: Any, reason: str = "", held: Lo
 
 
 # --------------------------------------------------------------------------
+# Programming safety: the programmer's numbers, confirmation reasons, second checks
+# --------------------------------------------------------------------------
+
+SECOND_CHECK_ON_CHANGE, SECOND_CHECK_ALWAYS, SECOND_CHECK_OFF = "on_change", "always", "off"
+# dosing.programmer_mismatches' keys → the record's fields.
+PROGRAMMER_FIELDS = {
+    "alarm_date": "programmer_alarm_date",
+    "reservoir_volume_ml": "programmer_reservoir_volume_ml",
+    "daily_dose_mcg": "programmer_daily_dose_mcg",
+}
+PROGRAMMER_REQUIRED = {
+    "programmer_alarm_date": "Enter the alarm date the programmer shows after the session.",
+    "programmer_reservoir_volume_ml": "Enter the reservoir volume the programmer shows after the session.",
+    "programmer_daily_dose_mcg": "Enter the daily dose the programmer shows after the session.",
+}
+PUMP_RUNNING_REQUIRED = (
+    "Confirm on the programmer that the pump is running: no stopped state and no pending program "
+    "(pumps left stopped after a session were found days later, with withdrawal)."
+)
+OBSERVATION_MINUTES_REQUIRED = "Enter how many minutes the patient was observed after the refill (usually 15 to 30)."
+OBSERVATION_SIGNS_REQUIRED = 'Tick the signs of overdose or withdrawal seen while observing, or "None observed".'
+
+
+def second_check_mode() -> str:
+    """``CLINIC["SECOND_CHECK"]``; a misspelt value must not silently switch the check off."""
+    mode = str(django_settings.CLINIC.get("SECOND_CHECK", SECOND_CHECK_ON_CHANGE))
+    if mode not in (SECOND_CHECK_ON_CHANGE, SECOND_CHECK_ALWAYS, SECOND_CHECK_OFF):
+        raise ValueError(f'CLINIC["SECOND_CHECK"] must be on_change, always or off, not {mode!r}')
+    return mode
+
+
+def _check_status(changes_enough: bool) -> str:
+    """The second check a new record needs: ``always``, ``off``, or (``on_change``) when it changes enough."""
+    mode = second_check_mode()
+    if mode == SECOND_CHECK_ALWAYS or (mode == SECOND_CHECK_ON_CHANGE and changes_enough):
+        return CheckStatus.AWAITING_SECOND_CHECK
+    return CheckStatus.NOT_REQUIRED
+
+
+def _programmer_errors(
+    details: ProgramDetails | FillDetails,
+    *,
+    required: bool,
+    alarm_date: datetime.date | None,
+    reservoir_volume_ml: Decimal | None,
+    daily_dose_mcg: Decimal | None,
+) -> Errors:
+    """The programmer's numbers: required when the clinic says so, and within tolerance of ours when given."""
+    errors: Errors = {}
+    if required and django_settings.CLINIC.get("REQUIRE_PROGRAMMER_CHECK", False):
+        for name, message in PROGRAMMER_REQUIRED.items():
+            if getattr(details, name) is None:
+                errors[name] = [message]
+    reading = dosing.ProgrammerReading(
+        alarm_date=details.programmer_alarm_date,
+        reservoir_volume_ml=details.programmer_reservoir_volume_ml,
+        daily_dose_mcg=details.programmer_daily_dose_mcg,
+    )
+    mismatches = dosing.programmer_mismatches(
+        reading, alarm_date=alarm_date, reservoir_volume_ml=reservoir_volume_ml, daily_dose_mcg=daily_dose_mcg
+    )
+    for name, message in mismatches.items():
+        errors[PROGRAMMER_FIELDS[name]] = [message]
+    return errors
+
+
+def _confirmation_reason_errors(confirmation_reason: str) -> Errors:
+    """A typed confirmation reason must say why ("ok" let 130 → 1500 mcg/day through)."""
+    typed = confirmation_reason.strip()
+    minimum = int(django_settings.CLINIC.get("CONFIRMATION_REASON_MIN_CHARS", 10))
+    if not typed or len(typed) >= minimum:
+        return {}
+    return {
+        "confirmation_reason": [
+            f'"{typed}" is too short to confirm a dose: say why it is right in at least {minimum} characters.'
+        ]
+    }
+
+
+# --------------------------------------------------------------------------
 # Dose programs
 # --------------------------------------------------------------------------
 
@@ -215,6 +324,33 @@ class DoseChangeDraft:
     current_daily_dose_mcg: Decimal | None
     check: dosing.DoseChangeCheck | None
     errors: Errors
+    # The concentration in the pump now, for the doses in mL/day the programmer delivers.
+    concentration_mcg_per_ml: Decimal | None = None
+    # Above CLINIC["DOSE_CHANGE_HARD_PERCENT"]: the page makes the user retype the new dose.
+    hard_stop: bool = False
+
+    @property
+    def current_daily_volume_ml(self) -> Decimal | None:
+        return _daily_volume_ml(self.current_daily_dose_mcg, self.concentration_mcg_per_ml)
+
+    @property
+    def new_daily_volume_ml(self) -> Decimal | None:
+        return _daily_volume_ml(self.dose_change.daily_dose_mcg, self.concentration_mcg_per_ml)
+
+
+def _daily_volume_ml(daily_dose_mcg: Decimal | None, concentration_mcg_per_ml: Decimal | None) -> Decimal | None:
+    if not daily_dose_mcg or not concentration_mcg_per_ml or daily_dose_mcg <= 0 or concentration_mcg_per_ml <= 0:
+        return None
+    return dosing.daily_volume_ml(daily_dose_mcg, concentration_mcg_per_ml)
+
+
+def dose_change_hard_percent() -> Decimal:
+    return Decimal(str(django_settings.CLINIC.get("DOSE_CHANGE_HARD_PERCENT", "50")))
+
+
+RETYPE_DOSE_MESSAGE = (
+    "This changes the daily dose by more than {percent}%: retype the new dose ({dose} mcg/day) to confirm it."
+)
 
 
 def _dose_reference(patient_id: int, dose_changes: Sequence[DoseChange], changed_on: datetime.date) -> DoseReference:
@@ -246,6 +382,7 @@ def _dose_change_draft(
     reference: DoseReference,
     require_confirmation: bool = True,
     project: bool = True,
+    require_programmer: bool = False,
 ) -> DoseChangeDraft:
     """Build, check and project a dose change.
 
@@ -253,8 +390,11 @@ def _dose_change_draft(
     2. Order: not before the pump's latest dose change or refill, so that earlier
        printouts and delivery checks stay true.
     3. Safety: above the change or high-dose threshold (against each reference
-       dose), a confirmation reason.
+       dose), a confirmation reason of at least a sentence; the same thresholds
+       ask for an independent second check (``CLINIC["SECOND_CHECK"]``).
     4. The new alarm and refill-due dates of the current fill with this program.
+    5. The programmer's numbers, when given (or required), against those dates,
+       the volume left on the day and the new dose.
     """
     fields: dict[str, Any] = {
         **asdict(program),
@@ -266,8 +406,10 @@ def _dose_change_draft(
     if changed_on and latest_on and changed_on < latest_on:
         _merge(errors, {"changed_on": [_backdated_message("dose change", latest_on)]})
     current = reference.current_daily_dose_mcg
+    fills = active_refills(refills)
+    concentration = fills[-1].concentration_mcg_per_ml if fills else None
     if errors or dose_change.daily_dose_mcg is None:
-        return DoseChangeDraft(dose_change, current, None, errors)
+        return DoseChangeDraft(dose_change, current, None, errors, concentration)
     settings = dosing_settings()
     check = dosing.dose_change_check(
         current,
@@ -279,10 +421,30 @@ def _dose_change_draft(
     dose_change.change_percent = check.change_percent
     if require_confirmation and check.needs_confirmation and not program.confirmation_reason.strip():
         _merge(errors, {"confirmation_reason": [*check.reasons, "Give a confirmation reason to go ahead."]})
+    _merge(errors, _confirmation_reason_errors(program.confirmation_reason))
     if project:
         state = pump_state(pump, refills, [*dose_changes, dose_change], settings)
         dose_change.alarm_date, dose_change.refill_due_on = state.alarm_date, state.refill_due_on
-    return DoseChangeDraft(dose_change, current, check, errors)
+        programmer = _programmer_errors(
+            program,
+            required=require_programmer,
+            alarm_date=state.alarm_date,
+            reservoir_volume_ml=_volume_left_ml(pump, refills, [*dose_changes, dose_change], changed_on),
+            daily_dose_mcg=dose_change.daily_dose_mcg,
+        )
+        _merge(errors, programmer)
+    hard_stop = dosing.dose_change_above_percent(current, dose_change.daily_dose_mcg, dose_change_hard_percent())
+    return DoseChangeDraft(dose_change, current, check, errors, concentration, hard_stop)
+
+
+def _volume_left_ml(
+    pump: Pump, refills: Sequence[Refill], dose_changes: Sequence[DoseChange], on: datetime.date
+) -> Decimal | None:
+    """What the reservoir holds at the start of ``on`` (what the programmer shows at a titration visit)."""
+    fills = active_refills(refills)
+    if not fills or on < fills[-1].refilled_on:
+        return None
+    return dosing.projected_volume_ml(fill_of(fills[-1], pump), dose_segments(dose_changes), on)
 
 
 def _backdated_message(what: str, latest_on: datetime.date) -> str:
@@ -328,11 +490,26 @@ def dose_change_record(
     side_effects: str = "",
     tone_notes: str = "",
     next_visit_on: datetime.date | None = None,
+    programmer_alarm_date: datetime.date | None = None,
+    programmer_reservoir_volume_ml: Decimal | None = None,
+    programmer_daily_dose_mcg: Decimal | None = None,
+    retyped_daily_dose_mcg: Decimal | None = None,
+    require_retyped_dose: bool = False,
+    at_the_pump: bool = True,
     today: datetime.date | None = None,
 ) -> DoseChange:
-    """Record a new dose program (a titration visit or any dose change) and re-project the pump."""
+    """Record a new dose program (a titration visit or any dose change) and re-project the pump.
+
+    It lands ``awaiting_second_check`` when it changes enough (``_check_status``).
+    ``require_retyped_dose``: the page's hard stop: a change above
+    ``CLINIC["DOSE_CHANGE_HARD_PERCENT"]`` is saved only with the new dose typed a second
+    time (the API's equivalent is the confirmation reason).
+    ``at_the_pump=False``: a program copied from another system's record (the caseload
+    import): no programming session happened here, so no programmer numbers are required
+    and no second check is asked for.
+    """
     require_permission(by, PERMS.CHANGE_DOSE, "Only a rehabilitation doctor or a pump nurse changes a dose.")
-    locked = _lock(pump)
+    locked = _lock(pump, booked_visit_id=booked_visit_id(kind=AppointmentKind.TITRATION, on_or_before=changed_on))
     _raise_if(_not_explanted(locked, "changed_on"))
     refills, dose_changes = _records(locked)
     program = ProgramDetails(
@@ -344,6 +521,9 @@ def dose_change_record(
         side_effects=side_effects,
         tone_notes=tone_notes,
         next_visit_on=next_visit_on,
+        programmer_alarm_date=programmer_alarm_date,
+        programmer_reservoir_volume_ml=programmer_reservoir_volume_ml,
+        programmer_daily_dose_mcg=programmer_daily_dose_mcg,
     )
     draft = _dose_change_draft(
         locked,
@@ -352,9 +532,18 @@ def dose_change_record(
         changed_on=changed_on,
         program=program,
         reference=_dose_reference(locked.patient_id, dose_changes, changed_on),
+        require_programmer=at_the_pump,
     )
+    if require_retyped_dose and draft.hard_stop and retyped_daily_dose_mcg != draft.dose_change.daily_dose_mcg:
+        dose = draft.dose_change.daily_dose_mcg
+        message = RETYPE_DOSE_MESSAGE.format(percent=f"{dose_change_hard_percent():f}", dose=f"{dose.normalize():f}")
+        _merge(draft.errors, {"retyped_daily_dose_mcg": [message]})
     _raise_if(draft.errors)
+    if at_the_pump and draft.check is not None:
+        # The thresholds that ask for a confirmation reason ask for a colleague's check too.
+        draft.dose_change.check_status = _check_status(draft.check.needs_confirmation)
     audited_save(draft.dose_change, by=by, reason="Dose program changed")
+    _answer_booking(locked, kind=AppointmentKind.TITRATION, on_date=changed_on, by=by)
     held = LockedPump(locked, refills, [*dose_changes, draft.dose_change])
     _rederive(pump, by=by, reason=f"Dose changed to {draft.dose_change}", today=today, held=held)
     return draft.dose_change
@@ -371,6 +560,21 @@ class RefillDraft:
     previous_fill: Refill | None
     delivery: dosing.DeliveryCheck | None
     errors: Errors
+    current_daily_dose_mcg: Decimal | None = None
+
+    @property
+    def concentration_changed(self) -> bool:
+        return concentration_changed(self.previous_fill, self.refill.concentration_mcg_per_ml)
+
+    @property
+    def previous_daily_volume_ml(self) -> Decimal | None:
+        """mL/day at the old concentration (what the pump delivers if it is not reprogrammed)."""
+        previous = self.previous_fill.concentration_mcg_per_ml if self.previous_fill else None
+        return _daily_volume_ml(self.current_daily_dose_mcg, previous)
+
+    @property
+    def new_daily_volume_ml(self) -> Decimal | None:
+        return _daily_volume_ml(self.current_daily_dose_mcg, self.refill.concentration_mcg_per_ml)
 
 
 def _same_day_refill_errors(fills: Sequence[Refill], refilled_on: datetime.date | None) -> Errors:
@@ -397,6 +601,8 @@ def _refill_draft(
     fill: FillDetails,
     project: bool = True,
     require_port_access: bool = True,
+    require_programmer: bool = False,
+    at_the_pump: bool = True,
 ) -> RefillDraft:
     """Build, check and project a refill.
 
@@ -409,6 +615,12 @@ def _refill_draft(
        required for every refill but the first fill); after the projected empty
        day it is ``not_assessable``: the pump may have run dry.
     5. The new alarm and refill-due dates.
+    6. At the pump (not the first fill in theatre): a new concentration confirmed
+       as reprogrammed, the pump confirmed running, and the observation recorded
+       (``_refill_visit_errors``); a concentration change, or a dose above the
+       high-dose threshold, asks for an independent second check.
+    7. The programmer's numbers, when given (or required), against the new alarm
+       date, the volume put in and the current dose.
     """
     refill = Refill(
         pump=pump,
@@ -421,12 +633,22 @@ def _refill_draft(
         lot_number=fill.lot_number,
         reservoir_port_access_confirmed=fill.reservoir_port_access_confirmed,
         next_refill_appointment_on=fill.next_refill_appointment_on,
+        concentration_reprogrammed_confirmed=fill.concentration_reprogrammed_confirmed,
+        pump_running_confirmed=fill.pump_running_confirmed,
+        observation_minutes=fill.observation_minutes,
+        observation_signs=list(fill.observation_signs),
+        programmer_alarm_date=fill.programmer_alarm_date,
+        programmer_reservoir_volume_ml=fill.programmer_reservoir_volume_ml,
+        programmer_daily_dose_mcg=fill.programmer_daily_dose_mcg,
     )
     errors = _validate(refill, exclude=["pump"] if pump.pk is None else [])
     if require_port_access and not fill.reservoir_port_access_confirmed:
         _merge(errors, {"reservoir_port_access_confirmed": [PORT_ACCESS_REQUIRED]})
     fills = active_refills(refills)
     previous = fills[-1] if fills else None
+    current_dose_mcg = _current_daily_dose(dose_changes)
+    if require_port_access and at_the_pump:
+        _merge(errors, _refill_visit_errors(fill, previous, current_dose_mcg))
     refill.is_first_fill = previous is None
     _merge(errors, _same_day_refill_errors(fills, refilled_on))
     if previous and refilled_on and refilled_on < previous.refilled_on:
@@ -434,10 +656,11 @@ def _refill_draft(
     if previous and fill.aspirated_volume_ml is None:
         _merge(errors, {"aspirated_volume_ml": ["Enter the volume aspirated from the reservoir (0 if it was empty)."]})
     if errors or not project:
-        return RefillDraft(refill, previous, None, errors)
+        return RefillDraft(refill, previous, None, errors, current_dose_mcg)
     settings = dosing_settings()
     delivery = None
-    if previous is not None and fill.aspirated_volume_ml is not None:
+    # Emptied since the previous fill (for an MRI): its residual says nothing about delivery.
+    if previous is not None and fill.aspirated_volume_ml is not None and not emptied_since(pump, previous):
         delivery = dosing.delivery_check(
             fill_of(previous, pump), dose_segments(dose_changes), refilled_on, fill.aspirated_volume_ml, settings
         )
@@ -448,7 +671,67 @@ def _refill_draft(
         refill.delivery_flag = delivery.delivery_flag
     state = pump_state(pump, [*refills, refill], dose_changes, settings)
     refill.alarm_date, refill.refill_due_on = state.alarm_date, state.refill_due_on
-    return RefillDraft(refill, previous, delivery, errors)
+    programmer = _programmer_errors(
+        fill,
+        required=require_programmer,
+        alarm_date=state.alarm_date,
+        reservoir_volume_ml=fill.volume_added_ml,
+        daily_dose_mcg=current_dose_mcg,
+    )
+    _merge(errors, programmer)
+    return RefillDraft(refill, previous, delivery, errors, current_dose_mcg)
+
+
+def _refill_check_status(draft: RefillDraft) -> str:
+    """A refill asks for a colleague's check when it changes the concentration, or when the pump
+    runs above the high-dose threshold (the mL/day reprogrammed at a refill matters most there)."""
+    dose = draft.current_daily_dose_mcg
+    high_dose = dose is not None and dose > dosing_settings().dose_confirm_above_mcg
+    return _check_status(draft.concentration_changed or high_dose)
+
+
+def concentration_changed(previous: Refill | None, concentration_mcg_per_ml: Decimal | None) -> bool:
+    """A fill at another concentration than the previous one (the first fill changes nothing)."""
+    return (
+        previous is not None
+        and concentration_mcg_per_ml is not None
+        and previous.concentration_mcg_per_ml != concentration_mcg_per_ml
+    )
+
+
+def _refill_visit_errors(fill: FillDetails, previous: Refill | None, current_dose_mcg: Decimal | None) -> Errors:
+    """What a refill at the pump must confirm before the visit ends (spec "Programming safety").
+
+    1. A new concentration was set on the programmer: if not, the pump keeps delivering
+       the old mL/day of the new solution (2000 → 500 mcg/mL: a quarter of the dose).
+    2. The pump is running (no stopped state, no pending program).
+    3. The patient was observed, with the signs seen (or none).
+    """
+    errors: Errors = {}
+    if concentration_changed(previous, fill.concentration_mcg_per_ml) and not fill.concentration_reprogrammed_confirmed:
+        assert previous is not None
+        message = _concentration_change_message(previous, fill, current_dose_mcg)
+        errors["concentration_reprogrammed_confirmed"] = [message]
+    if not fill.pump_running_confirmed:
+        errors["pump_running_confirmed"] = [PUMP_RUNNING_REQUIRED]
+    if fill.observation_minutes is None or fill.observation_minutes < 1:
+        errors["observation_minutes"] = [OBSERVATION_MINUTES_REQUIRED]
+    if not fill.observation_signs:
+        errors["observation_signs"] = [OBSERVATION_SIGNS_REQUIRED]
+    return errors
+
+
+def _concentration_change_message(previous: Refill, fill: FillDetails, current_dose_mcg: Decimal | None) -> str:
+    old, new = previous.concentration_mcg_per_ml, fill.concentration_mcg_per_ml
+    message = f"The concentration changes from {old.normalize():f} to {new.normalize():f} mcg/mL"
+    if current_dose_mcg is not None and old > 0 and new > 0:
+        old_ml = dosing.daily_volume_ml(current_dose_mcg, old)
+        new_ml = dosing.daily_volume_ml(current_dose_mcg, new)
+        message += (
+            f": at {current_dose_mcg.normalize():f} mcg/day the pump must now deliver {new_ml.normalize():f} mL/day "
+            f"instead of {old_ml.normalize():f} mL/day"
+        )
+    return message + ". Confirm that the programmer was set to the new concentration."
 
 
 def refill_preview(*, pump: Pump, refilled_on: datetime.date, fill: FillDetails) -> RefillDraft:
@@ -459,7 +742,7 @@ def refill_preview(*, pump: Pump, refilled_on: datetime.date, fill: FillDetails)
     """
     refills, dose_changes = _records(pump)
     if explanted := _not_explanted(pump, "refilled_on"):
-        return RefillDraft(Refill(pump=pump), None, None, explanted)
+        return RefillDraft(Refill(pump=pump), None, None, explanted, _current_daily_dose(dose_changes))
     return _refill_draft(pump, refills, dose_changes, refilled_on=refilled_on, fill=fill, require_port_access=False)
 
 
@@ -477,11 +760,26 @@ def refill_record(
     aspirated_volume_ml: Decimal | None = None,
     reservoir_port_access_confirmed: bool = False,
     next_refill_appointment_on: datetime.date | None = None,
+    concentration_reprogrammed_confirmed: bool = False,
+    pump_running_confirmed: bool = False,
+    # The clinic's default observation; the page shows it to change.
+    observation_minutes: int | None = 15,
+    observation_signs: Sequence[str] = (),
+    programmer_alarm_date: datetime.date | None = None,
+    programmer_reservoir_volume_ml: Decimal | None = None,
+    programmer_daily_dose_mcg: Decimal | None = None,
+    at_the_pump: bool = True,
     today: datetime.date | None = None,
 ) -> Refill:
-    """Record a refill, with its delivery check, and re-project the pump."""
+    """Record a refill, with its delivery check, and re-project the pump.
+
+    It lands ``awaiting_second_check`` when the concentration changes (``_check_status``).
+    ``at_the_pump=False``: a refill copied from another system's record (the caseload
+    import), whose reprogramming, running check and observation were made under that
+    record's own procedure: they are left unrecorded here rather than attested.
+    """
     require_permission(by, PERMS.RECORD_REFILL, "Only a rehabilitation doctor or a pump nurse records a refill.")
-    locked = _lock(pump)
+    locked = _lock(pump, booked_visit_id=booked_visit_id(kind=AppointmentKind.REFILL, on_or_before=refilled_on))
     _raise_if(_not_explanted(locked, "refilled_on"))
     refills, dose_changes = _records(locked)
     fill = FillDetails(
@@ -493,13 +791,94 @@ def refill_record(
         aspirated_volume_ml=aspirated_volume_ml,
         reservoir_port_access_confirmed=reservoir_port_access_confirmed,
         next_refill_appointment_on=next_refill_appointment_on,
+        concentration_reprogrammed_confirmed=concentration_reprogrammed_confirmed,
+        pump_running_confirmed=pump_running_confirmed,
+        observation_minutes=observation_minutes,
+        observation_signs=tuple(observation_signs or ()),
+        programmer_alarm_date=programmer_alarm_date,
+        programmer_reservoir_volume_ml=programmer_reservoir_volume_ml,
+        programmer_daily_dose_mcg=programmer_daily_dose_mcg,
     )
-    draft = _refill_draft(locked, refills, dose_changes, refilled_on=refilled_on, fill=fill)
+    draft = _refill_draft(
+        locked,
+        refills,
+        dose_changes,
+        refilled_on=refilled_on,
+        fill=fill,
+        require_programmer=at_the_pump,
+        at_the_pump=at_the_pump,
+    )
     _raise_if(draft.errors)
+    if at_the_pump:
+        draft.refill.check_status = _refill_check_status(draft)
     audited_save(draft.refill, by=by, reason="Refill recorded")
+    _answer_booking(locked, kind=AppointmentKind.REFILL, on_date=refilled_on, by=by)
     held = LockedPump(locked, [*refills, draft.refill], dose_changes)
     _rederive(pump, by=by, reason=f"Refilled on {refilled_on:%Y-%m-%d}", today=today, held=held)
     return draft.refill
+
+
+# --------------------------------------------------------------------------
+# The independent second check
+# --------------------------------------------------------------------------
+
+CHECKED_RECORD_WHAT = {Refill: "refill", DoseChange: "dose change"}
+
+
+def record_author_id(record: Refill | DoseChange) -> int | None:
+    """Who recorded it: the user on its creation history row (the audit is the one record of authorship)."""
+    created = record.history.filter(history_type="+").order_by("history_date").values("history_user_id").first()
+    return created["history_user_id"] if created else None
+
+
+def _second_check_errors(record: Refill | DoseChange, *, agrees: bool, note: str) -> Errors:
+    if record.is_voided:
+        return {"__all__": ["This record was voided: there is nothing to check."]}
+    if record.check_status != CheckStatus.AWAITING_SECOND_CHECK:
+        return {"__all__": [f"This record does not await a second check: it is {record.get_check_status_display()}."]}
+    if not agrees and not note.strip():
+        return {"note": ["Say what does not match, so that the author can correct the program."]}
+    return {}
+
+
+@transaction.atomic
+def second_check_record(
+    record: Refill | DoseChange,
+    *,
+    by: Any,
+    agrees: bool,
+    note: str = "",
+    expected_version: int | None = None,
+    today: datetime.date | None = None,
+) -> Refill | DoseChange:
+    """A colleague's independent check of a refill or dose change that awaits one.
+
+    1. A nurse or doctor (the record's write permission), never its author: the
+       check may be remote (a home visit checked from the clinic).
+    2. Only a record awaiting the check, not voided; a disagreement says why.
+    3. ``checked`` or ``disagreed``, with who, when and the note (audited, with the
+       version checked so that two checkers cannot both land).
+    4. The pump's alerts in the same transaction: the check answers
+       ``second_check_missing``; a disagreement raises ``second_check_disagreed``,
+       answered by voiding the disputed record or by a later record on the pump
+       that a colleague checked (``pumps.second_check_alerts``).
+    """
+    what = CHECKED_RECORD_WHAT[type(record)]
+    require_permission(by, record.WRITE_PERMISSION, f"Only a rehabilitation doctor or a pump nurse checks a {what}.")
+    locked_pump = _lock(record.pump)
+    locked = type(record).objects.select_for_update().get(pk=record.pk)
+    check_version(locked, expected_version)
+    if by is not None and record_author_id(locked) == by.pk:
+        raise PermissionDenied(f"You recorded this {what}: a colleague must make the second check.")
+    _raise_if(_second_check_errors(locked, agrees=agrees, note=note))
+    locked.check_status = CheckStatus.CHECKED if agrees else CheckStatus.DISAGREED
+    locked.second_checked_by = by
+    locked.second_checked_at = timezone.now()
+    locked.second_check_note = note.strip()
+    verdict = "agrees" if agrees else f"disagrees: {note.strip()}"
+    record_save(locked, by=by, expected_version=expected_version, reason=f"Second check: {verdict}")
+    alerts_refresh_for_pump(locked_pump, as_of=today, by=by)
+    return locked
 
 
 # --------------------------------------------------------------------------
@@ -576,6 +955,7 @@ def _new_pump_errors(
     errors = _validate(pump, validate_constraints=False)
     _merge(errors, _pump_identity_errors(pump, replacing=replacing))
     _merge(errors, {name: [message] for name, message in pump.reservoir_size_errors().items()})
+    _merge(errors, labelled_age_errors(pump))
     surgery_errors = _validate(surgery, exclude=["pump", "replaced_pump"])
     surgery_errors.pop("performed_on", None)
     _merge(errors, surgery_errors)
@@ -610,6 +990,39 @@ def _new_pump_errors(
     return errors, dose_change, refill
 
 
+def _age_in_years(birth_date: datetime.date, on: datetime.date) -> int:
+    """Whole years completed on ``on`` (a birthday counts from its day)."""
+    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+
+
+def labelled_age_errors(pump: Pump) -> Errors:
+    """A model labelled from an age (Prometra II: 22) in a younger patient needs an off-label reason.
+
+    Checked on the implant day, for an implant and for a replacement by such a model alike.
+    """
+    pump_model = pump.model if pump.model_id else None
+    patient = pump.patient if pump.patient_id else None
+    min_age = pump_model.labelled_min_age_years if pump_model else None
+    if min_age is None or patient is None or pump.implanted_on is None or pump.off_label_reason.strip():
+        return {}
+    age = _age_in_years(patient.birth_date, pump.implanted_on)
+    if age >= min_age:
+        return {}
+    return {
+        "off_label_reason": [
+            f"The patient is {age} on {pump.implanted_on:%Y-%m-%d}; the {pump_model} is labelled for patients "
+            f"{min_age} and over. Give the off-label reason to implant it."
+        ]
+    }
+
+
+def default_alarm_volume_ml(pump_model: PumpModel | None) -> Decimal:
+    """The catalogue's default low-reservoir alarm volume of ``pump_model``, or the field's 2 mL."""
+    default = pump_model.default_low_reservoir_alarm_ml if pump_model is not None else None
+    field_default = Pump._meta.get_field("low_reservoir_alarm_ml").get_default()
+    return Decimal(str(default if default is not None else field_default))
+
+
 def _save_new_pump(
     pump: Pump, surgery: Surgery, dose_change: DoseChange | None, refill: Refill | None, *, by: Any
 ) -> None:
@@ -640,6 +1053,8 @@ def pump_implant(
     the scan raises ``projection_missing`` until both are recorded.
     """
     require_permission(by, PERMS.RECORD_SURGERY, "Only a neurosurgeon or a rehabilitation doctor records an implant.")
+    if pump.low_reservoir_alarm_ml is None:  # not given: the model's default (Prometra II 3.0 mL)
+        pump.low_reservoir_alarm_ml = default_alarm_volume_ml(pump.model if pump.model_id else None)
     details = replace(surgery or SurgeryDetails(performed_on=pump.implanted_on), performed_on=pump.implanted_on)
     implant = _surgery(pump, Surgery.Kind.IMPLANT, _with_default_surgeon(details, by))
     if pump.patient_id:
@@ -696,9 +1111,7 @@ def replacement_alarm_volume_ml(old_pump: Pump, new_model: PumpModel | None) -> 
     """
     if new_model is None or new_model.pk == old_pump.model_id:
         return old_pump.low_reservoir_alarm_ml
-    default = new_model.default_low_reservoir_alarm_ml
-    field_default = Pump._meta.get_field("low_reservoir_alarm_ml").get_default()
-    return Decimal(str(default if default is not None else field_default))
+    return default_alarm_volume_ml(new_model)
 
 
 @transaction.atomic
@@ -751,6 +1164,8 @@ def pump_replace(
     # The old pump's explant date is derived from the replacement just saved.
     pump_refresh_explant(locked, by=by, today=today)
     old_pump.explanted_on = locked.explanted_on
+    # Its bookings from the replacement on are cancelled; the nurse books the new pump's refill.
+    appointments_cancel_for_explant(locked, explanted_on=surgery.performed_on, by=by)
     _rederive(locked, by=by, reason="Explanted at replacement", today=today)
     _rederive(new_pump, by=by, reason="Replacement recorded", today=today)
     return new_pump
@@ -805,6 +1220,7 @@ def pump_explant(pump: Pump, *, by: Any, surgery: SurgeryDetails, today: datetim
     audited_save(explant, by=by, reason="Explant recorded")
     pump_refresh_explant(locked, by=by, today=today)
     pump.explanted_on = locked.explanted_on
+    appointments_cancel_for_explant(locked, explanted_on=surgery.performed_on, by=by)
     _rederive(locked, by=by, reason="Explanted", today=today)
     return explant
 

@@ -26,4 +26,11 @@ urlpatterns = [
     path("dose-changes/<int:pk>/summary.pdf", views.dose_change_summary_pdf, name="dose_change_summary_pdf"),
     path("refills/<int:pk>/", views.refill_detail, name="refill_detail"),
     path("refills/<int:pk>/summary.pdf", views.refill_summary_pdf, name="refill_summary_pdf"),
+    path("refills/<int:pk>/second-check/", views.second_check, {"kind": "refills"}, name="refill_second_check"),
+    path(
+        "dose-changes/<int:pk>/second-check/",
+        views.second_check,
+        {"kind": "dose-changes"},
+        name="dose_change_second_check",
+    ),
 ]

@@ -6,9 +6,10 @@ import datetime
 from dataclasses import asdict
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -27,6 +28,7 @@ from pumps.forms import (
     PumpModelForm,
     RefillForm,
     ReplaceForm,
+    SecondCheckForm,
 )
 from pumps.models import DoseChange, Pump, PumpModel, Refill, Surgery
 from pumps.services import FillDetails
@@ -109,18 +111,72 @@ def pump_model_list(request: HttpRequest) -> HttpResponse:
     return render(request, "pumps/pump_model_list.html", {"pump_models": PumpModel.objects.active()})
 
 
+def _second_check_context(request: HttpRequest, record: DoseChange | Refill) -> dict[str, Any]:
+    """Whether the signed-in user may make the second check here (the service decides again on POST)."""
+    author_id = services.record_author_id(record)
+    eligible = (
+        record.awaits_second_check
+        and not record.is_voided
+        and request.user.has_perm(record.WRITE_PERMISSION)
+        and author_id != request.user.pk
+    )
+    return {"can_second_check": eligible, "is_author": author_id == request.user.pk}
+
+
 def dose_change_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    change = get_object_or_404(DoseChange.objects.select_related("pump__model", "pump__patient"), pk=pk)
+    change = get_object_or_404(
+        DoseChange.objects.select_related("pump__model", "pump__patient", "second_checked_by"), pk=pk
+    )
     record_access_to(request, change, channel=AccessChannel.PAGE)
     visit = selectors.projection_after_visit(change.pump, visit_on=change.changed_on)
-    return render(request, "pumps/dose_change_detail.html", {"change": change, "pump": change.pump, "visit": visit})
+    context = {"change": change, "record": change, "pump": change.pump, "visit": visit}
+    context |= _second_check_context(request, change)
+    return render(request, "pumps/dose_change_detail.html", context)
 
 
 def refill_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    refill = get_object_or_404(Refill.objects.select_related("pump__model", "pump__patient"), pk=pk)
+    refill = get_object_or_404(
+        Refill.objects.select_related("pump__model", "pump__patient", "second_checked_by"), pk=pk
+    )
     record_access_to(request, refill, channel=AccessChannel.PAGE)
     visit = selectors.projection_after_visit(refill.pump, visit_on=refill.refilled_on)
-    return render(request, "pumps/refill_detail.html", {"refill": refill, "pump": refill.pump, "visit": visit})
+    context = {
+        "refill": refill,
+        "record": refill,
+        "pump": refill.pump,
+        "visit": visit,
+        "previous_fill": selectors.previous_fill(refill),
+    }
+    context |= _second_check_context(request, refill)
+    return render(request, "pumps/refill_detail.html", context)
+
+
+@require_POST
+def second_check(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    """A colleague's second check from the record's page: agree, or disagree with a note."""
+    record: DoseChange | Refill = (
+        get_object_or_404(Refill, pk=pk) if kind == "refills" else get_object_or_404(DoseChange, pk=pk)
+    )
+    _require(request, record.WRITE_PERMISSION)
+    form = SecondCheckForm(request.POST)
+    if form.is_valid():
+        try:
+            services.second_check_record(
+                record,
+                by=request.user,
+                agrees=form.cleaned_data["verdict"] == "agree",
+                note=form.cleaned_data["note"],
+                expected_version=form.cleaned_data["version"],
+            )
+        except ValidationError as error:
+            for messages_of_field in error.message_dict.values():
+                for message in messages_of_field:
+                    messages.error(request, message)
+        else:
+            messages.success(request, "Second check recorded.")
+    else:
+        messages.error(request, "Choose whether you agree; a disagreement needs a note.")
+    return redirect(record.get_absolute_url())
 
 
 # --------------------------------------------------------------------------
@@ -341,6 +397,9 @@ class DoseChangeCreateView(PumpChildMixin, AuditedCreateView):
             pump=self.get_pump(),
             by=self.request.user,
             changed_on=form.cleaned_data["changed_on"],
+            retyped_daily_dose_mcg=form.cleaned_data.get("retyped_daily_dose_mcg"),
+            # The page's hard stop: a large change is typed twice.
+            require_retyped_dose=True,
             **asdict(program),
         )
 
@@ -402,7 +461,7 @@ def dose_change_preview(request: HttpRequest, pump_pk: int) -> HttpResponse:
     form = DoseChangeForm(request.POST, instance=DoseChange(pump=pump))
     form.is_valid()  # the model's clean computes a flex program's daily dose
     data = form.cleaned_data
-    context: dict[str, Any] = {"pump": pump, "form_errors": form.errors}
+    context: dict[str, Any] = {"pump": pump, "form_errors": form.errors, "today": clinic_today()}
     if not form.errors and data.get("changed_on"):
         context["draft"] = services.dose_change_preview(
             pump=pump, changed_on=data["changed_on"], program=form.program_details()
@@ -419,8 +478,8 @@ def refill_preview(request: HttpRequest, pump_pk: int) -> HttpResponse:
     form.is_valid()
     data = form.cleaned_data
     needed = ("refilled_on", "volume_added_ml", "drug", "concentration_mcg_per_ml")
-    errors = {name: messages for name, messages in form.errors.items() if name != "reservoir_port_access_confirmed"}
-    context: dict[str, Any] = {"pump": pump, "form_errors": errors}
+    errors = {name: problems for name, problems in form.errors.items() if name != "reservoir_port_access_confirmed"}
+    context: dict[str, Any] = {"pump": pump, "form_errors": errors, "today": clinic_today()}
     if not errors and all(data.get(name) is not None for name in needed):
         fill = FillDetails(
             volume_added_ml=data["volume_added_ml"],

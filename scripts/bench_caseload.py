@@ -344,8 +344,46 @@ def _vacuum_analyze() -> None:
 # The alert scan and its floors
 # --------------------------------------------------------------------------
 
-# The alerts every watched pump should have on %(as_of)s (alerts.rules.pump_alert_conditions
-# and the latest flagged refill), by hand: one row per (pump, kind) with its date.
+
+def _appointment_kinds_scanned() -> bool:
+    """Whether the scan decides the appointment kinds (``appointments.alert_source`` is a row source)."""
+    from alerts.sources import row_sources
+
+    return any(rules.REFILL_NOT_BOOKED in source.kinds for source in row_sources())
+
+
+# Each pump's booked refill and its clinic-local day (appointments.selectors.booked_refill_on).
+BOOKED_SQL = """
+booked AS (
+    SELECT DISTINCT ON (booking.pump_id) booking.pump_id,
+           (booking.starts_at AT TIME ZONE %(time_zone)s)::date AS booked_on
+    FROM appointments_appointment booking
+    WHERE booking.kind = 'refill' AND booking.status = 'booked' AND booking.voided_at IS NULL
+        AND booking.pump_id IS NOT NULL
+    ORDER BY booking.pump_id, booking.starts_at
+),"""
+
+# refill_not_booked and booking_after_alarm (appointments.alert_source.appointment_alerts). The
+# floor leaves out appointment_missed and the second-check kinds: the benchmark's caseload has
+# no appointment and no record awaiting a check, so they add no alert, and leaving their
+# lookups out makes the floor faster (the ratio errs against the app, never for it).
+APPOINTMENT_WANTED_SQL = """
+    UNION ALL
+    SELECT watched.pump_id, watched.patient_id, %(refill_not_booked)s, watched.refill_due_on, NULL
+    FROM watched LEFT JOIN booked USING (pump_id)
+    WHERE watched.refill_due_on <= %(not_booked_until)s
+        AND (watched.alarm_date IS NULL OR watched.alarm_date > %(as_of)s)
+        AND (booked.booked_on IS NULL OR booked.booked_on < %(as_of)s)
+    UNION ALL
+    SELECT watched.pump_id, watched.patient_id, %(booking_after_alarm)s, watched.alarm_date, NULL
+    FROM watched JOIN booked USING (pump_id)
+    WHERE booked.booked_on >= watched.alarm_date"""
+
+APPOINTMENT_KINDS = _appointment_kinds_scanned()
+
+# The alerts every watched pump should have on %(as_of)s (alerts.rules.pump_alert_conditions,
+# the latest flagged refill and, when the scan has them, the appointment kinds), by hand: one
+# row per (pump, kind) with its date.
 WANTED_SQL = """
 WITH watched AS (
     SELECT pump.id AS pump_id, pump.patient_id, pump.implanted_on, pump.refill_due_on,
@@ -359,7 +397,7 @@ latest_refill AS (
     FROM pumps_refill refill
     WHERE refill.voided_at IS NULL
     ORDER BY refill.pump_id, refill.refilled_on DESC, refill.id DESC
-),
+),{booked}
 wanted AS (
     SELECT * FROM (
         SELECT pump_id, patient_id,
@@ -383,9 +421,12 @@ wanted AS (
     UNION ALL
     SELECT watched.pump_id, watched.patient_id, %(delivery_deviation)s, latest_refill.refilled_on, latest_refill.id
     FROM latest_refill JOIN watched USING (pump_id)
-    WHERE latest_refill.delivery_flag <> %(flag_none)s
+    WHERE latest_refill.delivery_flag <> %(flag_none)s{appointment_kinds}
 )
-"""
+""".format(  # noqa: S608 (constants of this module)
+    booked=BOOKED_SQL if APPOINTMENT_KINDS else "",
+    appointment_kinds=APPOINTMENT_WANTED_SQL if APPOINTMENT_KINDS else "",
+)
 
 FLOOR_TABLE = "bench_alert_floor"
 
@@ -434,6 +475,10 @@ def wanted_params(as_of: dt.date) -> dict[str, Any]:
         "delivery_deviation": rules.DELIVERY_DEVIATION,
         "flag_none": dosing.DELIVERY_FLAG_NONE,
         "urgency": json.dumps(rules.URGENCY),
+        "time_zone": settings.TIME_ZONE,
+        "refill_not_booked": rules.REFILL_NOT_BOOKED,
+        "booking_after_alarm": rules.BOOKING_AFTER_ALARM,
+        "not_booked_until": as_of + dt.timedelta(days=int(clinic.get("REFILL_NOT_BOOKED_DAYS", 30))),
     }
 
 
@@ -644,6 +689,8 @@ def _app_refill(pump: Pump, nurse: User, today: dt.date) -> Refill:
         concentration_mcg_per_ml=Decimal("2000"),
         lot_number="BENCH-REFILL",
         reservoir_port_access_confirmed=True,
+        pump_running_confirmed=True,
+        observation_signs=["none_observed"],
         today=today,
     )
 
@@ -660,6 +707,19 @@ def _history_copy_sql(model: Any, where: str) -> str:
     )
 
 
+def _refill_copy_sql() -> str:
+    """The app's refill row (the computed values: delivery check, new dates) inserted again for
+    another pump, by hand: every column of ``pumps_refill`` as the model has it, so that a new
+    column never leaves the floor writing less than the app. Parameters: the pump id, the app's refill id."""
+    fresh = {"pump_id": "%s", "lot_number": "'BENCH-FLOOR'", "created_at": "now()", "updated_at": "now()"}
+    columns = [str(field.column) for field in Refill._meta.concrete_fields if not field.primary_key]
+    values = ", ".join(fresh.get(column, column) for column in columns)
+    return (
+        f"INSERT INTO pumps_refill ({', '.join(columns)}) "  # noqa: S608 (names from the model)
+        f"SELECT {values} FROM pumps_refill WHERE id = %s RETURNING id"
+    )
+
+
 def refill_floor(pump_id: int, nurse_id: int, today: dt.date, like: Refill) -> None:
     """A refill's writes by hand, in one transaction: the reads the projection needs, the
     refill, the pump's new dates and its refill alert resolved, each with its history row.
@@ -671,29 +731,7 @@ def refill_floor(pump_id: int, nurse_id: int, today: dt.date, like: Refill) -> N
         cursor.execute("SELECT * FROM pumps_pump WHERE id = %s FOR UPDATE", [pump_id])
         cursor.execute("SELECT * FROM pumps_refill WHERE pump_id = %s", [pump_id])
         cursor.execute("SELECT * FROM pumps_dosechange WHERE pump_id = %s", [pump_id])
-        cursor.execute(
-            """
-            INSERT INTO pumps_refill (created_at, updated_at, version, void_reason, refilled_on, aspirated_volume_ml,
-                volume_added_ml, drug, concentration_mcg_per_ml, dilution_note, lot_number,
-                reservoir_port_access_confirmed, is_first_fill, expected_delivered_ml, actual_delivered_ml,
-                expected_residual_ml, delivery_deviation_percent, delivery_flag, alarm_date, refill_due_on, pump_id)
-            VALUES (now(), now(), 1, '', %s, %s, 40, 'lioresal', 2000, '', 'BENCH-FLOOR', true, false,
-                    %s, %s, %s, %s, %s, %s, %s, %s)
-            RETURNING id
-            """,
-            [
-                today,
-                ASPIRATED_ML,
-                like.expected_delivered_ml,
-                like.actual_delivered_ml,
-                like.expected_residual_ml,
-                like.delivery_deviation_percent,
-                like.delivery_flag,
-                like.alarm_date,
-                like.refill_due_on,
-                pump_id,
-            ],
-        )
+        cursor.execute(_refill_copy_sql(), [pump_id, like.pk])
         refill_id = cursor.fetchone()[0]  # type: ignore[index]
         cursor.execute(_history_copy_sql(Refill, "id = %s"), ["Refill recorded", "+", nurse_id, refill_id])
         cursor.execute(

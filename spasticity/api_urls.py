@@ -5,6 +5,7 @@ from rest_framework import routers
 
 import alerts.api
 import appointments.api
+import devices.api
 import imports.api
 import interop.api
 import patients.api
@@ -18,6 +19,7 @@ trials.api.register(router)
 pumps.api.register(router)
 alerts.api.register(router)
 appointments.api.register(router)
+devices.api.register(router)
 
 
 urlpatterns = [

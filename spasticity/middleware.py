@@ -11,9 +11,14 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
 LAST_SEEN_KEY = "last_seen_epoch_s"
+SIGNED_IN_KEY = "signed_in_epoch_s"
 
 
 class IdleSessionTimeoutMiddleware:
+    """Ends a session idle for ``SESSION_IDLE_TIMEOUT_MINUTES``, and any session
+    ``SESSION_ABSOLUTE_LIMIT_HOURS`` old however active: the pages' keep-alive ping
+    (spasticity.session_guard) extends the first, never the second."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
@@ -21,8 +26,11 @@ class IdleSessionTimeoutMiddleware:
         if request.user.is_authenticated and hasattr(request, "session"):
             now_s = int(time.time())
             last_seen_s = request.session.get(LAST_SEEN_KEY)
+            signed_in_s = request.session.setdefault(SIGNED_IN_KEY, now_s)
             idle_limit_s = settings.SESSION_IDLE_TIMEOUT_MINUTES * 60
-            if last_seen_s is not None and now_s - int(last_seen_s) > idle_limit_s:
+            absolute_limit_s = settings.SESSION_ABSOLUTE_LIMIT_HOURS * 60 * 60
+            idle = last_seen_s is not None and now_s - int(last_seen_s) > idle_limit_s
+            if idle or now_s - int(signed_in_s) > absolute_limit_s:
                 logout(request)
             else:
                 request.session[LAST_SEEN_KEY] = now_s

@@ -70,6 +70,9 @@ CAPABILITIES: tuple[Capability, ...] = (
     _cap("import_caseload", "Import a caseload spreadsheet", DOCTOR, NURSE),
     # Scheduling is the administrator's work; nurses and doctors book at the end of a visit (spec section 7).
     _cap("book_appointment", "Book, change and cancel appointments", DOCTOR, NURSE, ADMIN),
+    # The pump team runs the MRI checklist and its follow-up (issue 13): clinical, not the administrator's.
+    _cap("record_mri", "Record MRI scans of pumps and their follow-up", DOCTOR, NURSE),
+    _cap("manage_safety_notice", "Record device safety notices and their acknowledgements", DOCTOR, NURSE),
 )
 
 
@@ -93,6 +96,8 @@ class PERMS:
     SCHEDULE_VISIT = "spasticity.schedule_visit"
     IMPORT_CASELOAD = "spasticity.import_caseload"
     BOOK_APPOINTMENT = "spasticity.book_appointment"
+    RECORD_MRI = "spasticity.record_mri"
+    MANAGE_SAFETY_NOTICE = "spasticity.manage_safety_notice"
 
 
 def roles_of(user: object) -> set[Role]:

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "interop",
     "imports",
     "appointments",
+    "devices",
 ]
 
 MIDDLEWARE = [
@@ -71,7 +72,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Django's LoginRequiredMiddleware, answering htmx with a 401 rather than the login page.
+    "spasticity.session_guard.HtmxLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -129,7 +131,11 @@ AUTHENTICATION_BACKENDS = [
     # django-axes must come first (stack.md gotcha 6).
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Grants nothing: notes a refused clinic permission so the 403 page names the role needed.
+    "spasticity.errors.RefusedPermissionBackend",
 ]
+# A refused form token: a styled page, and a 403 JSON error that an htmx page retries.
+CSRF_FAILURE_VIEW = "spasticity.errors.csrf_failure"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -150,7 +156,10 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Idle sessions end after this many minutes without a request.
 SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
-SESSION_COOKIE_AGE = 12 * 60 * 60
+# ...and any session this many hours after sign-in, however active (a self-saving page's
+# keep-alive ping, spasticity.session_guard, extends the idle timeout only).
+SESSION_ABSOLUTE_LIMIT_HOURS = env.int("SESSION_ABSOLUTE_LIMIT_HOURS", default=12)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIMIT_HOURS * 60 * 60
 SESSION_COOKIE_HTTPONLY = True
 # HTTPS only unless DEBUG or ALLOW_HTTP=true (a closed LAN without TLS): this sets SECURE_PROXY_SSL_HEADER,
 # SECURE_SSL_REDIRECT, SECURE_HSTS_SECONDS (a year), SECURE_HSTS_INCLUDE_SUBDOMAINS and the Secure cookie flags.
@@ -219,6 +228,8 @@ STORAGES = {
 if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 WHITENOISE_USE_FINDERS = True
+# /favicon.ico (browsers ask for it whatever the page says) is served from here.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -338,6 +349,17 @@ CLINIC = {
     "DELIVERY_DEVIATION_THRESHOLD_PERCENT": "14.5",
     "DOSE_CHANGE_CONFIRM_PERCENT": "20",
     "DOSE_CONFIRM_ABOVE_MCG": "1000",
+    # Programming safety (spec section 9). REQUIRE_PROGRAMMER_CHECK: refills and dose changes
+    # must carry the programmer's alarm date, reservoir volume and daily dose. SECOND_CHECK:
+    # "on_change" (a concentration change, a dose change above DOSE_CHANGE_CONFIRM_PERCENT, a
+    # dose above DOSE_CONFIRM_ABOVE_MCG), "always" or "off"; unchecked after SECOND_CHECK_HOURS
+    # raises second_check_missing. The page makes the user retype a new dose that changes by
+    # more than DOSE_CHANGE_HARD_PERCENT; a typed confirmation reason needs CONFIRMATION_REASON_MIN_CHARS.
+    "REQUIRE_PROGRAMMER_CHECK": env.bool("REQUIRE_PROGRAMMER_CHECK", default=False),
+    "SECOND_CHECK": env("SECOND_CHECK", default="on_change"),
+    "SECOND_CHECK_HOURS": env.int("SECOND_CHECK_HOURS", default=24),
+    "DOSE_CHANGE_HARD_PERCENT": "50",
+    "CONFIRMATION_REASON_MIN_CHARS": 10,
     "TITRATION_ENDS_AFTER_DAYS_WITHOUT_CHANGE": 60,
     "REFILL_DUE_SOON_DAYS": 14,
     "BATTERY_WARNING_DAYS": 180,

@@ -189,6 +189,10 @@ class RefillFactory(factory.Factory):
     concentration_mcg_per_ml = Decimal("2000")
     lot_number = factory.Sequence(lambda n: f"LOT{n:05d}R")
     reservoir_port_access_confirmed = True
+    # What every refill at the pump must confirm before the visit ends (pumps.services._refill_visit_errors).
+    pump_running_confirmed = True
+    observation_minutes = 15
+    observation_signs: Any = ("none_observed",)
     next_refill_appointment_on = None
 
     @classmethod

@@ -26,7 +26,7 @@ from trials.models import Trial
 
 pytestmark = pytest.mark.django_db
 
-CLINICAL_APPS = ["patients", "pumps", "trials", "alerts"]
+CLINICAL_APPS = ["patients", "pumps", "trials", "alerts", "devices"]
 CLINICAL_MODELS = [
     model
     for app_label in CLINICAL_APPS

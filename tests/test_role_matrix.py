@@ -47,6 +47,8 @@ edit_pump_catalogue     x . . . .   "the pump catalogue is clinical: the rehab d
 schedule_visit          x x . . x   scheduling: administrator; nurses book their refill and titration visits (sec. 7)
 import_caseload         x x . . .   "Rehab doctors and pump nurses import" (sec. 8): clinical values, not admin
 book_appointment        x x . . x   "Booking and cancelling: nurses, doctors and administrators" (issue 12, sec. 7)
+record_mri              x x . . .   MRI checklist and follow-up: the pump team's clinical work (issue 13)
+manage_safety_notice    x x . . .   "Rehab doctors and nurses write these; everyone reads them" (issue 13)
 """
 
 

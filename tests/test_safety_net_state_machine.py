@@ -80,7 +80,9 @@ from alerts.models import Alert, AlertStatus
 from alerts.reports import overdue_refills
 from alerts.services import alert_acknowledge, alert_scan, alert_snooze, system_user
 from appointments.models import Appointment
-from appointments.services import appointment_book, appointment_cancel
+from appointments.services import appointment_book, appointment_cancel, appointment_mark_no_show
+from devices.models import MriScan
+from devices.services import MriChecklist, mri_record, mri_record_follow_up
 from patients.models import Patient
 from patients.services import patient_save
 from pumps.models import DoseChange, Pump, PumpModel, Refill, Surgery
@@ -99,6 +101,7 @@ from pumps.services import (
     pump_update,
     pumps_refresh_projections,
     refill_record,
+    second_check_record,
 )
 from spasticity.audit import void_record
 from spasticity.clinic import dosing_settings
@@ -134,6 +137,12 @@ dosing_actors = st.sampled_from(["nurse", "doctor", "nurse", "doctor", "therapis
 alert_actors = st.sampled_from(["nurse", "nurse", "doctor", "administrator", "therapist"])
 # Refill bookings are tried on each of these days from the pump's alarm date (due a week before).
 DAYS_FROM_ALARM = [-21, -14, -8, -7, -6, -1, 0, 1, 10]
+BOOKERS = frozenset({"nurse", "doctor", "administrator"})
+CLINIC_ZONE = ZoneInfo(django_settings.TIME_ZONE)
+
+
+def clinic_time(day: dt.date, hour: int = 10) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, 0), tzinfo=CLINIC_ZONE)
 
 
 @functools.cache
@@ -217,6 +226,99 @@ def wanted_alerts(as_of: dt.date, pump_ids: list[int] | None = None) -> dict[Ale
         fills = active_refills(pump.refills.all())
         if fills and fills[-1].delivery_flag != Refill.DeliveryFlag.NONE:
             wanted[(pump.pk, alert_rules.DELIVERY_DEVIATION)] = (fills[-1].refilled_on, fills[-1].pk)
+        wanted |= {(pump.pk, kind): (on, None) for kind, on in appointment_alerts_wanted(pump, as_of).items()}
+        if (mri_due_on := mri_follow_up_missing_since(pump, as_of)) is not None:
+            wanted[(pump.pk, alert_rules.MRI_FOLLOW_UP_MISSING)] = (mri_due_on, None)
+        wanted |= second_check_alerts_wanted(pump, as_of)
+    return wanted
+
+
+def second_check_alerts_wanted(pump: Pump, as_of: dt.date) -> dict[AlertKey, AlertFacts]:
+    """Spec "Programming safety": a disagreed record not voided and not followed by a record a colleague
+    checked; a record still awaiting its check a whole day after the day it started waiting
+    (its date, or the local day it was entered when later)."""
+    records = [*pump.refills.filter(voided_at__isnull=True), *pump.dose_changes.filter(voided_at__isnull=True)]
+    checked_at = [r.created_at for r in records if r.check_status == "checked"]
+    disputed = [r for r in records if r.check_status == "disagreed" and not any(t > r.created_at for t in checked_at)]
+    wanted: dict[AlertKey, AlertFacts] = {}
+    if disputed:
+        wanted[(pump.pk, alert_rules.SECOND_CHECK_DISAGREED)] = (min(record_day(r) for r in disputed), None)
+    zone = ZoneInfo(django_settings.TIME_ZONE)
+    window = dt.timedelta(days=-(-int(django_settings.CLINIC["SECOND_CHECK_HOURS"]) // 24))
+    waiting = [
+        max(record_day(r), r.created_at.astimezone(zone).date())
+        for r in records
+        if r.check_status == "awaiting_second_check"
+    ]
+    if waiting and as_of > min(waiting) + window:
+        wanted[(pump.pk, alert_rules.SECOND_CHECK_MISSING)] = (min(waiting), None)
+    return wanted
+
+
+def record_day(record: Refill | DoseChange) -> dt.date:
+    return record.refilled_on if isinstance(record, Refill) else record.changed_on
+
+
+def emptied_for_mri_after(pump: Pump, fill: Refill) -> bool:
+    """A Prometra emptied for an MRI after this fill: a later day, or the same day recorded later."""
+    emptyings = MriScan.objects.filter(pump=pump, voided_at__isnull=True, emptied_before_scan=True)
+    return any(
+        scan.scanned_on > fill.refilled_on
+        or (scan.scanned_on == fill.refilled_on and scan.created_at > fill.created_at)
+        for scan in emptyings
+    )
+
+
+def mri_follow_up_missing_since(pump: Pump, as_of: dt.date) -> dt.date | None:
+    """Spec "Pump-model rules": the day after the oldest MRI still without its follow-up (a SynchroMed
+    not interrogated with its motor restarted, a Prometra emptied and not refilled since), once it has come."""
+    fills = active_refills(pump.refills.all())
+    due_dates = []
+    for scan in MriScan.objects.filter(pump=pump, voided_at__isnull=True, follow_up_recorded_at__isnull=True):
+        refilled = any(
+            f.refilled_on > scan.scanned_on or (f.refilled_on == scan.scanned_on and f.created_at > scan.created_at)
+            for f in fills
+        )
+        if scan.procedure == "interrogate_after" or (scan.procedure == "empty_before_refill_after" and not refilled):
+            due_dates.append(scan.scanned_on + dt.timedelta(days=1))
+    due_on = min(due_dates, default=None)
+    return due_on if due_on is not None and as_of >= due_on else None
+
+
+def appointment_alerts_wanted(pump: Pump, as_of: dt.date) -> dict[str, dt.date]:
+    """Spec "Appointments and reminders", from the stored appointments and visits of one watched pump.
+
+    * ``refill_not_booked``: due within ``REFILL_NOT_BOOKED_DAYS`` (or overdue) with no refill booked
+      from today on, while a booking is still possible (before the alarm date); the refill-due date.
+    * ``booking_after_alarm``: the booked refill's day is on or after the alarm date; the alarm date.
+    * ``appointment_missed``: a no-show with no later booked or attended appointment of its kind on
+      the pump, nor (a refill, a titration visit) the visit recorded on or after its day; its day.
+    """
+    wanted: dict[str, dt.date] = {}
+    rows = list(Appointment.objects.filter(pump=pump, voided_at__isnull=True))
+    booked_refills = [a.starts_on for a in rows if a.kind == "refill" and a.status == "booked"]
+    assert len(booked_refills) <= 1, "two refills booked on one pump"
+    booked_on = booked_refills[0] if booked_refills else None
+    alarm, due = pump.alarm_date, pump.refill_due_on
+    within = dt.timedelta(days=int(django_settings.CLINIC["REFILL_NOT_BOOKED_DAYS"]))
+    bookable = alarm is None or alarm > as_of
+    if due is not None and due <= as_of + within and bookable and not (booked_on and booked_on >= as_of):
+        wanted[alert_rules.REFILL_NOT_BOOKED] = due
+    if booked_on is not None and alarm is not None and booked_on >= alarm:
+        wanted[alert_rules.BOOKING_AFTER_ALARM] = alarm
+    visits = {
+        "refill": [r.refilled_on for r in active_refills(pump.refills.all())],
+        "titration": [d.changed_on for d in active_dose_changes(pump.dose_changes.all())],
+    }
+    missed = [
+        a.starts_on
+        for a in rows
+        if a.status == "no_show"
+        and not any(b.kind == a.kind and b.status in ("booked", "attended") and b.starts_at > a.starts_at for b in rows)
+        and not any(on >= a.starts_on for on in visits.get(a.kind, []))
+    ]
+    if missed:
+        wanted[alert_rules.APPOINTMENT_MISSED] = min(missed)
     return wanted
 
 
@@ -377,6 +479,7 @@ class ClinicDays(RuleBasedStateMachine):
         confirmed=st.booleans(),
         serial_taken=st.sampled_from([False, False, False, False, True]),
         actor=surgical_actors,
+        off_label=st.sampled_from([True, True, False]),
     )
     def implant(
         self,
@@ -389,6 +492,7 @@ class ClinicDays(RuleBasedStateMachine):
         confirmed: bool,
         serial_taken: bool,
         actor: str,
+        off_label: bool,
     ) -> None:
         patient = self.pick_from(
             data,
@@ -408,6 +512,7 @@ class ClinicDays(RuleBasedStateMachine):
             pump_site="Right lower abdomen, subfascial",
             catheter_model="8781 Ascenda",
             catheter_tip_level="T10",
+            off_label_reason="MDT decision: off-label in a child" if off_label else "",
         )
         program = None
         if dose is not None:
@@ -427,6 +532,8 @@ class ClinicDays(RuleBasedStateMachine):
             and D(reservoir) in CATALOGUE_SIZES
             and (volume is None or D(alarm) < D(volume) <= D(reservoir))
             and (dose is None or D(dose) <= 1000 or confirmed)
+            # Every patient here is a child: the Prometra II is labelled from 22 (an off-label reason).
+            and (model_name != "Prometra II" or off_label)
         )
         done, refusal = self.attempt(
             "implant",
@@ -465,6 +572,7 @@ class ClinicDays(RuleBasedStateMachine):
             reservoir_volume_ml=D(reservoir),
             low_reservoir_alarm_ml=None,
             pump_site="Left lower abdomen, subfascial",
+            off_label_reason="MDT decision: off-label in a child",
             catheter_model="8709SC" if catheter_revised else "",
             catheter_tip_level="T8" if catheter_revised else "",
         )
@@ -592,6 +700,7 @@ class ClinicDays(RuleBasedStateMachine):
         self.move_on(max(days_from_today, 0))
         changed_on = self.today + dt.timedelta(days=min(days_from_today, 0))
         needs = needs_dose_confirmation(pump, changed_on, new_mcg)
+        booked_before = self.booked_on_or_before(pump, "titration", changed_on)
         latest = latest_record_on(pump)
         clean = (
             actor in DOSING
@@ -615,7 +724,11 @@ class ClinicDays(RuleBasedStateMachine):
         assert done or not clean, f"a clean dose change was refused: {refusal}"
         if done:
             assert confirmed or not needs, "a change above the thresholds was saved without a confirmation reason"
+            if latest is not None and pump.current_daily_dose_mcg is not None:
+                awaits = done.check_status == "awaiting_second_check"
+                assert awaits is needs, "a change above the thresholds awaits a colleague's check, and only such"
             assert is_implanted(pump), "a dose change was recorded on a pump that is not in"
+            self.assert_visit_answered_its_booking(pump, "titration", changed_on, booked_before)
             self.assert_alerts_follow([pump.pk], self.today)
 
     @precondition(lambda self: Pump.objects.implanted().exists())
@@ -625,6 +738,7 @@ class ClinicDays(RuleBasedStateMachine):
         residual_share=st.sampled_from([None, "0", "0.2", "0.5", "0.5", "0.9"]),
         concentration=st.sampled_from(["500", "2000", "2000", "750"]),
         port_confirmed=st.sampled_from([True, True, True, False]),
+        reprogrammed=st.sampled_from([True, True, False]),
         days_from_today=st.sampled_from([0, 90, 28, 0, 200, -9]),
         actor=dosing_actors,
     )
@@ -635,6 +749,7 @@ class ClinicDays(RuleBasedStateMachine):
         residual_share: str | None,
         concentration: str,
         port_confirmed: bool,
+        reprogrammed: bool,
         days_from_today: int,
         actor: str,
     ) -> None:
@@ -651,6 +766,7 @@ class ClinicDays(RuleBasedStateMachine):
             aspirated = (held * D(residual_share)).quantize(D("0.01"))
         projection = current_projection(pump, refills, dose_changes, dosing_settings())
         same_day = any(fill.refilled_on == refilled_on for fill in fills)
+        booked_before = self.booked_on_or_before(pump, "refill", refilled_on)
         clean = (
             actor in DOSING
             and is_implanted(pump)
@@ -659,6 +775,8 @@ class ClinicDays(RuleBasedStateMachine):
             and D(concentration) in STANDARD_CONCENTRATIONS
             and refilled_on >= pump.implanted_on
             and (previous is None or (aspirated is not None and refilled_on > previous.refilled_on))
+            # Spec "Programming safety": a new concentration is confirmed as set on the programmer.
+            and (previous is None or previous.concentration_mcg_per_ml == D(concentration) or reprogrammed)
         )
         done, refusal = self.attempt(
             "refill",
@@ -672,6 +790,9 @@ class ClinicDays(RuleBasedStateMachine):
                 concentration_mcg_per_ml=D(concentration),
                 lot_number="SM-LOT",
                 reservoir_port_access_confirmed=port_confirmed,
+                concentration_reprogrammed_confirmed=reprogrammed,
+                pump_running_confirmed=True,
+                observation_signs=["none_observed"],
                 today=self.today,
             ),
         )
@@ -680,11 +801,13 @@ class ClinicDays(RuleBasedStateMachine):
             assert refusal is not None, "a second refill on the same day was saved"
         if done:
             assert port_confirmed and is_implanted(pump)
-            if projection and projection.empty_on and refilled_on > projection.empty_on:
+            emptied = previous is not None and emptied_for_mri_after(pump, previous)
+            if projection and projection.empty_on and refilled_on > projection.empty_on and not emptied:
                 event("refill after the projected empty day")
                 assert done.delivery_flag == Refill.DeliveryFlag.NOT_ASSESSABLE, (
                     "a late refill must say it may have run dry"
                 )
+            self.assert_visit_answered_its_booking(pump, "refill", refilled_on, booked_before)
             self.assert_alerts_follow([pump.pk], self.today)
 
     # --- corrections ----------------------------------------------------------------
@@ -713,8 +836,9 @@ class ClinicDays(RuleBasedStateMachine):
             day = (pump.alarm_date or self.today) + dt.timedelta(days=days_from_alarm)
             done = self.try_booking(pump, day, with_reason=with_reason, actor=booker)
             if done is not None and days_from_alarm != keep_days_from_alarm:
-                appointment_cancel(done, by=self.staff["nurse"], reason="Checking the booking rule")
+                appointment_cancel(done, by=self.staff["nurse"], reason="Checking the booking rule", today=self.today)
         assert Appointment.objects.booked().filter(pump=pump, kind="refill").count() <= 1
+        self.assert_alerts_follow([pump.pk], self.today)
 
     def try_booking(self, pump: Pump, day: dt.date, *, with_reason: bool, actor: str) -> Appointment | None:
         already = Appointment.objects.booked().filter(pump=pump, kind="refill").exists()
@@ -726,7 +850,8 @@ class ClinicDays(RuleBasedStateMachine):
             confirmation_reason="Family away until then, agreed with the nurse" if with_reason else "",
         )
         done, refusal = self.attempt(
-            "book_refill", lambda: appointment_book(appointment, staff=[self.staff["nurse"]], by=self.staff[actor])
+            "book_refill",
+            lambda: appointment_book(appointment, staff=[self.staff["nurse"]], by=self.staff[actor], today=self.today),
         )
         # The oracle, written out here: who may book, what may be booked for, and the dates.
         allowed = (
@@ -749,11 +874,57 @@ class ClinicDays(RuleBasedStateMachine):
         appointment = self.pick(data, list(Appointment.objects.booked().order_by("pk")), "appointment")
         done, refusal = self.attempt(
             "cancel_appointment",
-            lambda: appointment_cancel(appointment, by=self.staff[actor], reason="The family asked to move it"),
+            lambda: appointment_cancel(
+                appointment, by=self.staff[actor], reason="The family asked to move it", today=self.today
+            ),
         )
         assert (done is not None) == (actor != "therapist"), refusal
         appointment.refresh_from_db()
         assert appointment.status == ("cancelled" if done is not None else "booked")
+        if appointment.pump_id is not None:
+            self.assert_alerts_follow([appointment.pump_id], self.today)
+
+    @precondition(lambda self: Pump.objects.implanted().exists())
+    @rule(data=st.data(), days_from_today=st.sampled_from([0, 3, 10, -5]), actor=st.sampled_from(["nurse", "doctor"]))
+    def book_titration(self, data: st.DataObject, days_from_today: int, actor: str) -> None:
+        """A titration visit, booked ahead (or entered after the fact): a dose change on or after its day
+        marks it attended, and a no-show of it waits for a dose change or a new booking."""
+        pump = self.pick_pump(data)
+        starts_at = clinic_time(self.today + dt.timedelta(days=days_from_today))
+        appointment = Appointment(patient=pump.patient, pump=pump, kind="titration", starts_at=starts_at)
+        done, refusal = self.attempt(
+            "book_titration",
+            lambda: appointment_book(appointment, staff=[self.staff["nurse"]], by=self.staff[actor], today=self.today),
+        )
+        assert (done is not None) == (is_implanted(pump) and not pump.patient.is_voided), refusal
+        if done is not None:
+            self.assert_alerts_follow([pump.pk], self.today)
+
+    @precondition(lambda self: Appointment.objects.booked().exists())
+    @rule(data=st.data(), hour=st.sampled_from([23, 8]), actor=st.sampled_from(["nurse", "administrator", "therapist"]))
+    def mark_no_show(self, data: st.DataObject, hour: int, actor: str) -> None:
+        """The family did not come: only once the start has passed on the simulated clock (``hour`` today)."""
+        now = clinic_time(self.today, hour)
+        booked = list(Appointment.objects.booked().order_by("pk"))
+        appointment = self.pick_from(data, "appointment", booked, lambda a: a.starts_at <= now)
+        done, refusal = self.attempt(
+            "mark_no_show", lambda: appointment_mark_no_show(appointment, by=self.staff[actor], now=now)
+        )
+        assert (done is not None) == (actor in BOOKERS and appointment.starts_at <= now), refusal
+        if done is not None and appointment.pump_id is not None:
+            event(f"no-show of a {appointment.kind}")
+            self.assert_alerts_follow([appointment.pump_id], self.today)
+
+    def booked_on_or_before(self, pump: Pump, kind: str, day: dt.date) -> list[int]:
+        booked = Appointment.objects.booked().filter(pump=pump, kind=kind)
+        return [a.pk for a in booked if a.starts_on <= day]
+
+    def assert_visit_answered_its_booking(self, pump: Pump, kind: str, day: dt.date, booked_before: list[int]) -> None:
+        """Spec: recording the visit marks the pump's latest booking of its kind on or before its day attended."""
+        if booked_before:
+            event(f"a {kind} answered its booking")
+            latest = max(Appointment.objects.filter(pk__in=booked_before), key=lambda a: (a.starts_at, a.pk))
+            assert latest.status == "attended", f"the {kind} on {day} left its booking {latest.status}"
 
     def void(self, record: ClinicalRecord, actor: str = "doctor") -> Exception | None:
         _, refusal = self.attempt(
@@ -775,6 +946,49 @@ class ClinicDays(RuleBasedStateMachine):
         dose_change = self.pick(data, list(DoseChange.objects.active().order_by("pk")), "dose_change")
         assert self.void(dose_change, "nurse") is None, "voiding a dose change is always possible"
         self.assert_alerts_follow([dose_change.pump_id], clinic_today())
+
+    @precondition(lambda self: Refill.objects.exists() or DoseChange.objects.exists())
+    @rule(data=st.data(), agrees=st.booleans(), with_note=st.booleans(), actor=st.sampled_from([*ROLES, "nurse2"]))
+    def second_check(self, data: st.DataObject, agrees: bool, with_note: bool, actor: str) -> None:
+        """A colleague's check of a refill or dose change: only one awaiting its check, not voided, can be
+        checked; agreeing answers the wait, disagreeing (with a note) alerts."""
+        awaiting = [
+            *Refill.objects.active().filter(check_status="awaiting_second_check").order_by("pk"),
+            *DoseChange.objects.active().filter(check_status="awaiting_second_check").order_by("pk"),
+        ]
+        anything = [*Refill.objects.order_by("pk"), *DoseChange.objects.order_by("pk")]
+        record: Refill | DoseChange = self.pick(data, awaiting or anything, "record")
+        checker = self.staff.get(actor) or self.second_nurse()
+        author_id = record.history.filter(history_type="+").values_list("history_user_id", flat=True).first()
+        clean = (
+            record.check_status == "awaiting_second_check"
+            and not record.is_voided
+            and actor in {*DOSING, "nurse2"}
+            and checker.pk != author_id
+            and (agrees or with_note)
+        )
+        done, refusal = self.attempt(
+            "second_check",
+            lambda: second_check_record(
+                record,
+                by=checker,
+                agrees=agrees,
+                note="Programmer shows another dose" if with_note else "",
+                today=self.today,
+            ),
+        )
+        assert bool(done) is clean, f"second check by {actor} (author {author_id}): {refusal}"
+        if done:
+            assert done.check_status == ("checked" if agrees else "disagreed")
+            assert done.second_checked_by == checker
+            # The check refreshes the pump's alerts in its own transaction (as of the clinic day).
+            self.assert_alerts_follow([record.pump_id], self.today)
+
+    def second_nurse(self) -> Any:
+        """Another pump nurse, so that a nurse's record can be checked by a nurse colleague."""
+        if "nurse2" not in self.staff:
+            self.staff["nurse2"] = UserFactory(username="nurse_second", role=Role.PUMP_NURSE)
+        return self.staff["nurse2"]
 
     @precondition(lambda self: Surgery.objects.active().exists())
     @rule(data=st.data())
@@ -884,6 +1098,71 @@ class ClinicDays(RuleBasedStateMachine):
             pumps_refresh_projections(by=self.system, model_id=model.pk, today=self.today, pump_ids=(low, low + 2))
         assert not projection_drift(), "every chunk together must leave no pump drifting"
         self.assert_alerts_follow([drift.pump.pk for drift in drifts], self.today)
+
+    # --- MRI ----------------------------------------------------------------------------
+
+    @precondition(lambda self: Pump.objects.implanted().exists())
+    @rule(
+        data=st.data(),
+        checklist_done=st.sampled_from([True, True, False]),
+        restarted=st.booleans(),
+        actor=dosing_actors,
+    )
+    def record_mri(self, data: st.DataObject, checklist_done: bool, restarted: bool, actor: str) -> None:
+        """An MRI today with its checklist (a Prometra emptied or not; a SynchroMed interrogated at once or not)."""
+        pump = self.pick_pump(data)
+        prometra = pump.model.mri_procedure == "empty_before_refill_after"
+        emptied = prometra and checklist_done
+        checklist = MriChecklist(
+            field_strength_tesla=D("1.5") if emptied else D("3.0"),
+            emptied_before_scan=emptied,
+            volume_removed_ml=D("5") if emptied else None,
+            field_strength_confirmed=emptied,
+            interrogated_after_scan=not prometra and restarted,
+            motor_restart_confirmed=not prometra and restarted,
+        )
+        programmed = bool(active_refills(pump.refills.all()) and active_dose_changes(pump.dose_changes.all()))
+        clean = actor in DOSING and is_implanted(pump) and (checklist_done or not prometra)
+        done, refusal = self.attempt(
+            "record MRI",
+            lambda: mri_record(
+                pump=pump, by=self.staff[actor], scanned_on=self.today, checklist=checklist, today=self.today
+            ),
+        )
+        assert done or not clean, f"a clean MRI record was refused: {refusal}"
+        if done:
+            assert is_implanted(pump) and actor in DOSING
+            if emptied and programmed:
+                assert self.pump(pump.pk).alarm_date == self.today, "a pump emptied for an MRI is at its alarm at once"
+            self.assert_alerts_follow([pump.pk], self.today)
+
+    @precondition(lambda self: MriScan.objects.active().exists())
+    @rule(data=st.data(), restarted=st.sampled_from([True, True, False]), actor=dosing_actors)
+    def mri_follow_up(self, data: st.DataObject, restarted: bool, actor: str) -> None:
+        """The interrogation after a SynchroMed's MRI (a Prometra's follow-up is its refill: refused here)."""
+        scan = self.pick(data, list(MriScan.objects.active().order_by("pk")), "mri")
+        awaiting = scan.procedure == "interrogate_after" and scan.follow_up_recorded_at is None
+        done, refusal = self.attempt(
+            "MRI follow-up",
+            lambda: mri_record_follow_up(
+                scan,
+                by=self.staff[actor],
+                interrogated_after_scan=True,
+                motor_restart_confirmed=restarted,
+                expected_version=scan.version,
+                today=self.today,
+            ),
+        )
+        assert (done is not None) == (actor in DOSING and awaiting and restarted), refusal
+        if done:
+            self.assert_alerts_follow([scan.pump_id], self.today)
+
+    @precondition(lambda self: MriScan.objects.active().exists())
+    @rule(data=st.data())
+    def void_mri(self, data: st.DataObject) -> None:
+        scan = self.pick(data, list(MriScan.objects.active().order_by("pk")), "mri")
+        assert self.void(scan, "nurse") is None, "voiding an MRI scan is always possible"
+        self.assert_alerts_follow([scan.pump_id], clinic_today())
 
     # --- alerts ---------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -36,6 +37,8 @@ from alerts.services import alert_scan, system_user
 from appointments.calendar import calendar_feed_issue
 from appointments.models import Appointment
 from appointments.services import appointment_book
+from devices.models import SafetyNotice
+from devices.services import MriChecklist, mri_record, safety_notice_acknowledge, safety_notice_save
 from pumps.models import Surgery
 from spasticity.roles import Role
 from spasticity.security import HSTS_ONE_YEAR_S, secret_key, transport_settings
@@ -57,6 +60,8 @@ REPO = Path(__file__).resolve().parent.parent
 # Open to anyone: signing in and out, the admin's own login page, the API's token endpoint, and a
 # staff member's calendar feed (opened by its secret token, not a sign-in).
 OPEN_URL_NAMES = {"login", "logout", "admin:login", "api_token", "calendar_feed"}
+# Asked by a page's script (the keep-alive ping): a 401 for an anonymous request, not the login page.
+SCRIPT_URL_NAMES = {"session_ping"}
 # The API's description (not a record): open to any signed-in user, with or without a clinic role.
 SIGNED_IN_URL_NAMES = {"api_schema", "api_docs"}
 
@@ -76,6 +81,10 @@ RECORD_BY_SEGMENT = {
     "surgeries": "surgery",
     "alerts": "alert",
     "appointments": "appointment",
+    "mri": "mri",
+    "mri-scans": "mri",
+    "safety-notices": "safety_notice",
+    "safety-notice-pumps": "safety_notice_pump",
 }
 # ``history/<model_label>/<pk>/`` and ``void/<model_label>/<pk>/`` are walked for each of these.
 AUDITED_RECORDS = (
@@ -89,6 +98,9 @@ AUDITED_RECORDS = (
     "surgery",
     "alert",
     "appointment",
+    "mri",
+    "safety_notice",
+    "safety_notice_pump",
 )
 
 # A route's ``<int:pk>``, a regex's ``(?P<pk>...)``, or an unnamed regex group (django-simple-history's admin).
@@ -115,7 +127,29 @@ def records(db: None) -> dict[str, Model]:
     appointment = appointment_book(
         Appointment(patient=patient, kind="review", starts_at=starts_at), staff=[nurse], by=nurse
     )
+    mri = mri_record(
+        pump=pump,
+        by=nurse,
+        scanned_on=dt.date(2024, 6, 1),
+        checklist=_mri_checklist_for(pump),
+    )
+    notice = safety_notice_save(
+        SafetyNotice(
+            title="Catheter access port advisory",
+            issued_on=dt.date(2024, 5, 1),
+            pump_model=pump.model,
+            serial_numbers=[pump.serial_number],
+            action_required="Inform the family and check the access port at the next refill.",
+        ),
+        by=nurse,
+    )
+    acknowledgement = safety_notice_acknowledge(
+        notice, pump=pump, by=nurse, patient_informed_on=dt.date(2024, 5, 2), action_taken="Family informed by phone."
+    )
     return {
+        "mri": mri,
+        "safety_notice": notice,
+        "safety_notice_pump": acknowledgement,
         "appointment": appointment,
         # ``calendar/<token>.ics``: a real feed's token (the walk reads ``.pk``).
         "token": SimpleNamespace(pk=calendar_feed_issue(nurse, now=timezone.now())),
@@ -132,6 +166,18 @@ def records(db: None) -> dict[str, Model]:
         "surgery": Surgery.objects.get(pump=pump),
         "alert": Alert.objects.filter(pump=pump).earliest("pk"),
     }
+
+
+def _mri_checklist_for(pump: Any) -> MriChecklist:
+    """The checklist the pump's model asks for (Prometra: emptied at 1.5 T; SynchroMed: motor restarted)."""
+    if pump.model.mri_procedure == "empty_before_refill_after":
+        return MriChecklist(
+            field_strength_tesla=Decimal("1.5"),
+            emptied_before_scan=True,
+            volume_removed_ml=Decimal("5"),
+            field_strength_confirmed=True,
+        )
+    return MriChecklist(field_strength_tesla=Decimal("1.5"), interrogated_after_scan=True, motor_restart_confirmed=True)
 
 
 def record_for(name: str, path_before: str, records: dict[str, Model]) -> Model:
@@ -230,6 +276,8 @@ def anonymous_answer_problem(name: str, path: str) -> Callable[[Any], str]:
             return ""
         if path.startswith("/api/"):
             return "" if response.status_code in (401, 403) else "the API answered an anonymous request"
+        if name in SCRIPT_URL_NAMES:
+            return "" if response.status_code in (401, 405) else "answered an anonymous request"
         if response.status_code != 302 or "/login/" not in response["Location"]:
             return "not sent to the sign-in page"
         return ""

@@ -68,6 +68,7 @@ def test_the_administrator_runs_filters_and_downloads_the_overdue_refill_report(
             "Refill due",
             "Alarm date",
             "Days overdue",
+            "Refill booked",
             "Status",
         ],
         [
@@ -79,6 +80,7 @@ def test_the_administrator_runs_filters_and_downloads_the_overdue_refill_report(
             "2024-06-03",
             "2024-06-10",
             "17",
+            "",
             "past_alarm",
         ],
         [
@@ -90,6 +92,7 @@ def test_the_administrator_runs_filters_and_downloads_the_overdue_refill_report(
             "2024-06-18",
             "2024-06-25",
             "2",
+            "",
             "overdue",
         ],
     ]

@@ -30,6 +30,7 @@ HEADER = [
     "Refill due",
     "Alarm date",
     "Days overdue",
+    "Refill booked",
     "Status",
 ]
 
@@ -104,11 +105,34 @@ EXPECTED_ROWS = [
         "2024-06-03",
         "2024-06-10",
         "17",
+        "",
         "past_alarm",
     ],
-    ["BROWN, Kid", "MRN-Brown", "SN-Brown", "Nia Nash", "2024-01-15", "2024-06-08", "2024-06-15", "12", "past_alarm"],
-    ["CHEN, Kid", "MRN-Chen", "SN-Chen", "Noor Nolan", "2024-01-20", "2024-06-13", "2024-06-20", "7", "overdue"],
-    ["DAVIES, Kid", "MRN-Davies", "SN-Davies", "Nia Nash", "2024-01-25", "2024-06-18", "2024-06-25", "2", "overdue"],
+    [
+        "BROWN, Kid",
+        "MRN-Brown",
+        "SN-Brown",
+        "Nia Nash",
+        "2024-01-15",
+        "2024-06-08",
+        "2024-06-15",
+        "12",
+        "",
+        "past_alarm",
+    ],
+    ["CHEN, Kid", "MRN-Chen", "SN-Chen", "Noor Nolan", "2024-01-20", "2024-06-13", "2024-06-20", "7", "", "overdue"],
+    [
+        "DAVIES, Kid",
+        "MRN-Davies",
+        "SN-Davies",
+        "Nia Nash",
+        "2024-01-25",
+        "2024-06-18",
+        "2024-06-25",
+        "2",
+        "",
+        "overdue",
+    ],
 ]
 
 
@@ -179,6 +203,7 @@ def test_the_api_gives_the_overdue_report_as_json_and_as_csv(overdue_caseload, a
         "alarm_date": "2024-06-10",
         "days_overdue": 17,
         "status": "past_alarm",
+        "booked_on": None,
     }
     assert [r["mrn"] for r in body["results"]] == ["MRN-Adeyemi", "MRN-Brown", "MRN-Chen", "MRN-Davies"]
 

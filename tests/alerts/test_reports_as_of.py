@@ -116,7 +116,7 @@ def test_the_page_the_csv_and_the_api_give_the_same_quarter_end_answer(april_cha
 
     expected = [("EXPLANTED", "past_alarm", 36), ("UNCHANGED", "past_alarm", 17), ("REFILLED", "overdue", 4)]
     assert [(r["mrn"], r["status"], r["days_overdue"]) for r in body["results"]] == expected
-    assert [(row[1], row[8], int(row[7])) for row in csv_rows(download)[1:]] == expected
+    assert [(row[1], row[9], int(row[7])) for row in csv_rows(download)[1:]] == expected
     assert [(r["mrn"], r["status"], r["days_overdue"]) for r in page.context["rows"]] == expected
     assert page.context["total"] == 3
 

@@ -134,8 +134,9 @@ def test_the_worklist_keeps_a_fixed_number_of_queries_for_10_and_1000_pumps(clie
     assert html.count('data-alert-kind="refill_overdue"') == 25
     assert 'data-kind="refill_overdue"><a href="#group-refill_overdue">Refill overdue</a>' in html
     assert "1–25 of 1000" in html
-    # session, user, roles, permissions…; the pumps' counts and two sections; the alerts' counts and rows
-    assert small == large == 15
+    # session, user, roles, permissions…; the pumps' counts and two sections (and the refill page's
+    # booked appointments, issue 12); the alerts' counts and rows
+    assert small == large == 16
 
 
 def test_refills_on_time_compare_each_refill_with_the_due_date_in_force_before_it(nurse, surgeon):
@@ -208,4 +209,6 @@ def test_the_dashboard_counts_the_caseload_refills_on_time_and_alerts_by_kind(cl
     with CaptureQueriesContext(connection) as queries:
         html = client.get(reverse("alerts:dashboard")).content.decode()
     assert 'data-testid="refills-on-time"' in html and "Run the alert scan now" in html
-    assert len(queries) == 16  # session, user, roles, permissions…, four for the dashboard, three for the jobs
+    # session, user, roles, permissions…, six for the dashboard (issue 13: open safety notices, and
+    # the share of refills checked against the programmer), three for the jobs.
+    assert len(queries) == 18

@@ -39,12 +39,21 @@ def pump(nurse: User, surgeon: User) -> Pump:
 
 @pytest.fixture
 def book(nurse: User):
-    """Book through the service: ``book(pump, day, kind="refill", staff=[nurse], **fields)``."""
+    """Book through the service: ``book(pump, day, kind="refill", staff=[nurse], today=None, **fields)``
+    (``today``: the day the pump's alerts are refreshed as of; the clinic's today by default)."""
 
-    def make(pump: Pump | None, starts_at: dt.datetime, *, kind: str = "refill", by: User | None = None, **fields: Any):
+    def make(
+        pump: Pump | None,
+        starts_at: dt.datetime,
+        *,
+        kind: str = "refill",
+        by: User | None = None,
+        today: dt.date | None = None,
+        **fields: Any,
+    ):
         staff = fields.pop("staff", None) or [nurse]
         patient = fields.pop("patient", None) or pump.patient  # type: ignore[union-attr]
         appointment = Appointment(patient=patient, pump=pump, kind=kind, starts_at=starts_at, **fields)
-        return appointment_book(appointment, staff=staff, by=by or nurse)
+        return appointment_book(appointment, staff=staff, by=by or nurse, today=today)
 
     return make

@@ -39,9 +39,9 @@ WITHOUT_FLOOR = {"worklist", "today"}
 # here: the second scan (issue 10 sets none) and the refill (its query count is pinned by the
 # pumps tests, issue 10 point 7).
 LIMITS_AT_2000: dict[str, dict[str, Any]] = {
-    # A regression guard, not the target: the scan is 28× its floor at 20,000 pumps (issue 10 asks ≤ 10×),
-    # and at 2,000 its floor is 10 to 25 ms, so the ratio ran from 34× to 55×.
-    "scan_first": {"max_ratio": 80, "max_ms": 5000},
+    # A regression guard: at 2,000 pumps the scan's floor is 10 to 30 ms, and the scan ran at 9.5× it
+    # (load average 8 on 2 CPUs) since it writes its alerts, history and emails set-based (it was 34× to 55×).
+    "scan_first": {"max_ratio": 25, "max_ms": 5000},
     "overdue_json": {"max_ratio": 15},
     "overdue_csv": {"max_ratio": 15},
     "overdue_html": {"max_ms": 100},

@@ -93,6 +93,8 @@ def test_a_nurse_does_a_titration_visit_and_a_refill_from_todays_list(
     page.get_by_role("button", name="Save the new program").click()
     expect(page.get_by_text("Give a confirmation reason to go ahead.")).to_be_visible()
     page.get_by_label("Confirmation reason").fill("Severe spasms; agreed with Dr Doyle")
+    # +60% is above the 50% hard stop: the new dose is typed a second time.
+    page.get_by_label("Type the new dose again (mcg/day)").fill("800")
     page.get_by_label("Next titration visit").fill("2024-03-22")
     page.get_by_role("button", name="Save the new program").click()
     expect(page.get_by_test_id("alarm-date")).to_have_text("2024-05-11")
@@ -119,6 +121,8 @@ def test_a_nurse_does_a_titration_visit_and_a_refill_from_todays_list(
     page.get_by_role("button", name="Save the refill").click()
     expect(page.get_by_text("Confirm that the needle was in the central reservoir fill port")).to_be_visible()
     page.get_by_label("Central reservoir fill port access confirmed").check()
+    page.get_by_label("Pump running confirmed").check()
+    page.get_by_label("None observed").check()
     page.get_by_role("button", name="Save the refill").click()
     expect(page.get_by_test_id("alarm-date")).to_have_text("2024-08-04")
     expect(page.get_by_test_id("refill-due-on")).to_have_text("2024-07-28")

@@ -65,6 +65,8 @@ def test_the_after_visit_summary_of_a_refill_shows_the_new_dates_and_next_appoin
         concentration_mcg_per_ml=D("2000"),
         lot_number="L7",
         reservoir_port_access_confirmed=True,
+        pump_running_confirmed=True,
+        observation_signs=["none_observed"],
         next_refill_appointment_on=dt.date(2024, 8, 1),
     )
     text = pdf_text(pdf.refill_summary(refill), tmp_path)
@@ -108,7 +110,11 @@ def test_the_emergency_card_is_wallet_sized_and_carries_the_pump_facts(surgeon, 
 def test_the_printouts_download_as_pdf_attachments(client_as, surgeon, nurse, tmp_path):
     pump = PumpFactory(by=surgeon)
     change = services.dose_change_record(
-        pump=pump, by=nurse, changed_on=dt.date(2024, 3, 15), daily_dose_mcg=D("800"), confirmation_reason="ok"
+        pump=pump,
+        by=nurse,
+        changed_on=dt.date(2024, 3, 15),
+        daily_dose_mcg=D("800"),
+        confirmation_reason="Severe spasms, agreed at clinic",
     )
     client = client_as(nurse)
     for url, expected in (

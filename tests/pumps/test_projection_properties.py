@@ -98,6 +98,8 @@ class StoredProjectionTests(TestCase):
                 concentration_mcg_per_ml=D(concentration),
                 lot_number="P1",
                 reservoir_port_access_confirmed=True,
+                pump_running_confirmed=True,
+                observation_signs=["none_observed"],
             )
         else:
             records = [*Refill.objects.active().filter(pump=pump), *DoseChange.objects.active().filter(pump=pump)]

@@ -184,6 +184,8 @@ def refill_body(pump, **changes):
         "concentration_mcg_per_ml": "2000",
         "lot_number": "L2",
         "reservoir_port_access_confirmed": True,
+        "pump_running_confirmed": True,
+        "observation_signs": ["none_observed"],
     }
     body.update(changes)
     return body
@@ -242,6 +244,7 @@ def test_replacing_a_pump_explants_the_old_one_and_returns_the_new_one(api_as, s
         "serial_number": "NEW9",
         "reservoir_volume_ml": "20",
         "performed_on": "2024-04-01",
+        "off_label_reason": "MDT decision: the smaller pump for a child",  # labelled from 22 (issue 13)
         "complications": ["csf_leak"],
         "first_fill": {
             "volume_added_ml": "20",
@@ -299,7 +302,12 @@ def test_voiding_a_dose_change_through_the_api_recomputes_the_pump(api_as, surge
     client = api_as(nurse)
     change = client.post(
         "/api/v1/dose-changes/",
-        {"pump": pump.pk, "changed_on": "2024-03-15", "daily_dose_mcg": "800", "confirmation_reason": "ok"},
+        {
+            "pump": pump.pk,
+            "changed_on": "2024-03-15",
+            "daily_dose_mcg": "800",
+            "confirmation_reason": "Severe spasms, agreed at clinic",
+        },
         format="json",
     ).json()
     response = client.post(f"/api/v1/dose-changes/{change['id']}/void/", {"reason": "Wrong pump"}, format="json")

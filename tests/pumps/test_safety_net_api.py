@@ -230,7 +230,14 @@ def test_a_same_model_replacement_keeps_the_old_alarm_volume_and_another_model_t
 
     other = PumpFactory(by=surgeon, low_reservoir_alarm_ml=D("3.0"))
     prometra = PumpModel.objects.get(model="Prometra II")
-    body = {"model": prometra.pk, "serial_number": "OTHER1", "reservoir_volume_ml": "20", "performed_on": "2024-04-01"}
+    body = {
+        "model": prometra.pk,
+        "serial_number": "OTHER1",
+        "reservoir_volume_ml": "20",
+        "performed_on": "2024-04-01",
+        # The factory's patients are children: a Prometra II is off-label for them (labelled from 22).
+        "off_label_reason": "Team decision: smaller pump for a slim abdomen",
+    }
     different = client.post(f"/api/v1/pumps/{other.pk}/replace/", body, format="json")
     assert different.status_code == 201, different.json()
     assert D(different.json()["low_reservoir_alarm_ml"]) == D("3.0")  # Prometra II's catalogue default
@@ -249,7 +256,9 @@ def test_two_same_day_steps_of_20_percent_need_a_confirmation_together(api_as, s
     assert any("44" in message for message in second.json()["confirmation_reason"]), second.json()
     assert DoseChange.objects.filter(pump=pump).count() == 2
     confirmed = client.post(
-        "/api/v1/dose-changes/", {**step, "daily_dose_mcg": "144", "confirmation_reason": "Agreed"}, format="json"
+        "/api/v1/dose-changes/",
+        {**step, "daily_dose_mcg": "144", "confirmation_reason": "Agreed with Dr Doyle: two steps today"},
+        format="json",
     )
     assert confirmed.status_code == 201, confirmed.json()
     # The next day, 144 → 160 is an 11% step on its own.

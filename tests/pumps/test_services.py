@@ -48,6 +48,8 @@ def record_refill(pump: Pump, by, on: dt.date, aspirated: str | None, added: str
         aspirated_volume_ml=D(aspirated) if aspirated is not None else None,
         volume_added_ml=D(added),
         reservoir_port_access_confirmed=True,
+        pump_running_confirmed=True,
+        observation_signs=["none_observed"],
         **fields,
     )
 
@@ -175,7 +177,13 @@ def test_a_bad_refill_is_refused_with_a_field_message_and_saves_nothing(surgeon,
 def test_a_non_standard_concentration_is_accepted_with_a_dilution_note(surgeon, nurse):
     pump = PumpFactory(by=surgeon)
     refill = record_refill(
-        pump, nurse, day(2024, 3, 15), "25", concentration_mcg_per_ml=D("1500"), dilution_note="2000 diluted 3:1"
+        pump,
+        nurse,
+        day(2024, 3, 15),
+        "25",
+        concentration_mcg_per_ml=D("1500"),
+        dilution_note="2000 diluted 3:1",
+        concentration_reprogrammed_confirmed=True,
     )
     assert refill.pk and refill.dilution_note == "2000 diluted 3:1"
 
@@ -387,7 +395,7 @@ def test_other_complication_needs_a_description(surgeon):
 
 def test_voiding_a_dose_change_moves_the_alarm_back(surgeon, nurse):
     pump = PumpFactory(by=surgeon)
-    change = record_dose(pump, nurse, day(2024, 3, 15), "800", confirmation_reason="Agreed")
+    change = record_dose(pump, nurse, day(2024, 3, 15), "800", confirmation_reason="Agreed with Dr Doyle at clinic")
     void_record(change, by=nurse, reason="Entered on the wrong patient")
     pump.refresh_from_db()
     assert pump.alarm_date == day(2024, 6, 15) and pump.current_daily_dose_mcg == D("500")
@@ -433,7 +441,7 @@ def test_an_eri_date_sets_the_battery_end_of_service_90_days_later(surgeon):
 
 def test_a_prometra_without_an_eri_interval_ends_service_at_its_nominal_life(surgeon):
     prometra = PumpModel.objects.get(model="Prometra II")
-    pump = PumpFactory(by=surgeon, model=prometra)
+    pump = PumpFactory(by=surgeon, model=prometra, off_label_reason="MDT decision: off-label in a child")
     assert pump.battery_end_of_service_on == day(2034, 1, 15)
 
 
