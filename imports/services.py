@@ -63,6 +63,7 @@ from pumps.services import (
     FillDetails,
     ProgramDetails,
     SurgeryDetails,
+    default_alarm_volume_ml,
     dose_change_record,
     labelled_age_errors,
     pump_implant,
@@ -668,8 +669,12 @@ def _pump_of(row: CaseloadRow, patient: Patient) -> Pump:
         catheter_tip_level=row.catheter_tip_level,
         eri_on=row.eri_on,
     )
-    if row.low_reservoir_alarm_ml is not None:  # else the pump's default (the manufacturer's 2 mL)
-        pump.low_reservoir_alarm_ml = row.low_reservoir_alarm_ml
+    # Not in the sheet: the model's catalogue default (Prometra II 3.0 mL), as for any implant.
+    pump.low_reservoir_alarm_ml = (
+        row.low_reservoir_alarm_ml
+        if row.low_reservoir_alarm_ml is not None
+        else default_alarm_volume_ml(row.pump_model)
+    )
     if labelled_age_errors(pump):
         # Implanted before the patient joined the clinic: the off-label decision was taken then.
         pump.off_label_reason = IMPORTED_OFF_LABEL_REASON

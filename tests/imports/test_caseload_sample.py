@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 
 from alerts.models import Alert
 from alerts.services import alert_scan, system_user
-from imports.parsing import read_sheet
+from imports.parsing import SheetRow, read_sheet
 from imports.services import _Lookups, caseload_check, caseload_import, caseload_import_file, caseload_record
 from patients.models import Patient
 from pumps import dosing
@@ -134,6 +134,14 @@ def test_the_sample_sheets_dry_run_is_pinned(sheet_staff, doctor):
     assert result.created == dict.fromkeys(("patients", "pumps", "dose_changes", "refills"), 200 - len(BAD_ROWS))
 
 
+# The catalogue's default alarm volumes (spec "Pump-model rules"), used when the sheet leaves it blank.
+CATALOGUE_ALARM_ML = {"Prometra II": "3.0", "SynchroMed II": "2.0"}
+
+
+def alarm_volume_ml(cells: dict[str, str]) -> Decimal:
+    return Decimal(cells["low_reservoir_alarm_ml"] or CATALOGUE_ALARM_ML[cells["pump_model"]])
+
+
 def test_the_reconciled_alarm_dates_are_the_dosing_modules(sheet_staff, doctor):
     """Independently of the import: the dosing module on the row's fill and dose."""
     rows = {row.number: row.cells for row in sample_rows()}
@@ -144,7 +152,7 @@ def test_the_reconciled_alarm_dates_are_the_dosing_modules(sheet_staff, doctor):
             refilled_on=dt.date.fromisoformat(cells["last_refill_on"]),
             volume_added_ml=Decimal(cells["volume_added_ml"]),
             concentration_mcg_per_ml=Decimal(cells["concentration_mcg_per_ml"]),
-            low_reservoir_alarm_ml=Decimal(cells["low_reservoir_alarm_ml"] or "2.0"),
+            low_reservoir_alarm_ml=alarm_volume_ml(cells),
         )
         dose = dosing.DoseSegment(dt.date.fromisoformat(cells["dose_since"]), Decimal(cells["daily_dose_mcg"]))
         projection = dosing.project_fill(fill, [dose], dosing.DosingSettings())
@@ -251,7 +259,7 @@ def test_a_clean_commit_records_each_pump_with_the_dosing_modules_dates_and_an_a
                 last_refill_on,
                 Decimal(cells["volume_added_ml"]),
                 Decimal(cells["concentration_mcg_per_ml"]),
-                Decimal(cells["low_reservoir_alarm_ml"] or "2.0"),
+                alarm_volume_ml(cells),
             ),
             [dosing.DoseSegment(dose_since, Decimal(cells["daily_dose_mcg"]))],
             dosing.DosingSettings(),
@@ -288,3 +296,24 @@ def test_importing_the_same_rows_again_refuses_each_row_as_a_duplicate(sheet_sta
     ]
     assert all("is already recorded: the import never updates a record" in e.message for e in again.errors)
     assert counts() == before
+
+
+def test_a_pump_imported_without_an_alarm_volume_takes_its_models_catalogue_default(sheet_staff, nurse: User):
+    """Spec "Pump-model rules": an implant that gives no alarm volume takes the model's (Prometra II 3.0 mL)."""
+    clean = clean_rows_of_every_kind()
+    by_model = {row.cells["pump_model"]: row for row in clean}
+    rows = [
+        SheetRow(row.number, {**row.cells, "low_reservoir_alarm_ml": "", "stated_alarm_date": ""})
+        for row in by_model.values()
+    ]
+
+    result = caseload_import("caseload_sample.csv", rows, by=nurse, commit=True, today=TODAY)
+
+    assert result.errors == []
+    imported = {
+        pump.model.model: pump.low_reservoir_alarm_ml
+        for pump in Pump.objects.select_related("model").filter(
+            serial_number__in=[row.cells["serial_number"] for row in rows]
+        )
+    }
+    assert imported == {"Prometra II": Decimal("3.00"), "SynchroMed II": Decimal("2.00")}
