@@ -169,6 +169,11 @@ class OverdueRefillRowSerializer(serializers.Serializer):  # type: ignore[type-a
     booked_on = serializers.DateField(
         allow_null=True, help_text="The day of the pump's booked refill appointment; empty when none is booked"
     )
+    status_label = serializers.CharField(help_text='The status as people read it, e.g. "Past alarm date"')
+    caregiver_phones = serializers.CharField(
+        allow_blank=True,
+        help_text='"Name (relationship): phone" for each caregiver, legal guardians first, "; " between',
+    )
 
 
 class BatteryRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -242,7 +247,7 @@ class OverdueRefillsReport(ReportView):
 
     query_class = OverdueRefillsQuery
     row_serializer = OverdueRefillRowSerializer
-    columns = reports.OVERDUE_COLUMNS
+    columns = reports.OVERDUE_CSV_COLUMNS
     name_in_file = "overdue-refills"
 
     def rows(self, query: dict[str, Any], as_of: datetime.date, today: datetime.date) -> list[dict[str, Any]]:

@@ -100,6 +100,18 @@ class OverdueRefillsForm(forms.Form):
             "booked": data.get("booked") or "",
         }
 
+    def applied_filters(self) -> list[tuple[str, str]]:
+        """The filters in use as people read them, e.g. ("Status", "Past alarm date"), for the printout."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        applied = []
+        if nurse := data.get("nurse"):
+            applied.append(("Pump nurse", str(self.fields["nurse"].label_from_instance(nurse))))  # type: ignore[attr-defined]
+        for name, label in (("diagnosis", "Diagnosis"), ("status", "Status"), ("booked", "Refill booked")):
+            if value := data.get(name):
+                choices = dict(self.fields[name].choices)  # type: ignore[attr-defined]
+                applied.append((label, str(choices.get(value, value))))
+        return applied
+
 
 class BatteryReportForm(forms.Form):
     as_of = forms.DateField(label="As of", widget=DateInput(), required=False)

@@ -18,7 +18,7 @@ import datetime
 
 from django.conf import settings
 
-from alerts.reports import BATTERY_KEYS, OVERDUE_KEYS
+from alerts.reports import BATTERY_KEYS, OVERDUE_ROW_KEYS
 
 _OVERDUE_SQL = """
 SELECT * FROM (
@@ -46,6 +46,19 @@ SELECT * FROM (
             ORDER BY booking.starts_at
             LIMIT 1
         ) AS booked_on,
+        CASE
+            WHEN pump.alarm_date IS NULL THEN 'No projection'
+            WHEN pump.alarm_date < %(as_of)s THEN 'Past alarm date'
+            WHEN pump.refill_due_on < %(as_of)s THEN 'Overdue'
+        END AS status_label,
+        coalesce((
+            SELECT string_agg(
+                carer.name || ' (' || carer.relationship || '): ' || carer.phone, '; '
+                ORDER BY carer.is_legal_guardian DESC, carer.name, carer.id
+            )
+            FROM patients_caregiver carer
+            WHERE carer.patient_id = pump.patient_id AND carer.voided_at IS NULL
+        ), '') AS caregiver_phones,
         patient.family_name,
         patient.given_name
     FROM pumps_pump pump
@@ -84,7 +97,7 @@ ORDER BY pump.battery_end_of_service_on, patient.family_name, pump.serial_number
 """
 
 # Columns of each floor row, in order: the same as the app's report rows (the tests compare them).
-OVERDUE_FLOOR_COLUMNS = OVERDUE_KEYS
+OVERDUE_FLOOR_COLUMNS = OVERDUE_ROW_KEYS
 BATTERY_FLOOR_COLUMNS = BATTERY_KEYS
 
 

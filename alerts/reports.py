@@ -33,6 +33,7 @@ from alerts.overdue import (
     report_order_sql,
 )
 from appointments.selectors import booked_refill_on
+from patients.models import Caregiver
 from pumps import dosing
 from pumps.models import DoseChange, Pump, Refill
 from pumps.projection import (
@@ -124,6 +125,10 @@ OVERDUE_KEYS = (
     "status",
     "booked_on",
 )
+# The row's keys after ``OVERDUE_KEYS``, filled in Python: the status's label
+# (``alerts.overdue.OVERDUE_STATUSES``) and the caregivers' phone numbers.
+OVERDUE_ROW_KEYS = (*OVERDUE_KEYS, "status_label", "caregiver_phones")
+STATUS_LABELS: dict[str, str] = dict(OVERDUE_STATUSES)
 # The ``booked`` filter: a booked refill appointment (``appointments.selectors.booked_refill_on``) or none.
 BOOKED_CHOICES: tuple[tuple[str, str], ...] = (("yes", "Booked"), ("no", "Not booked"))
 
@@ -178,7 +183,8 @@ def overdue_refills(
        ``status`` filters to one of them.
     2. One query over the stored columns. ``today`` (the clinic's today, when the
        caller knows it) tells that nothing can be dated after ``as_of``, so a report
-       as of today stays that one query.
+       as of today stays that one query, plus one for the caregivers' phone numbers
+       (``_add_caregiver_phones``), whatever the number of pumps.
     3. As of a past date, the pumps that changed since are recomputed instead
        (``_overdue_as_of``): the records as they stand now (voids included), dated
        on or before ``as_of``, projected by ``pumps.projection``. Three more queries.
@@ -204,13 +210,34 @@ def overdue_refills(
         )
         if changed:
             stored = _merged(stored, changed, recomputed, _overdue_sort_key)
-    return [_overdue_row(values, as_of) for values in stored]
+    rows = [_overdue_row(values, as_of) for values in stored]
+    _add_caregiver_phones(rows)
+    return rows
+
+
+def _add_caregiver_phones(rows: list[Row]) -> None:
+    """Each row's ``caregiver_phones``: "Name (relationship): phone", legal guardians first (one query).
+
+    The nurse calls the family about an overdue pump, so the report carries the numbers.
+    """
+    phones: dict[int, list[str]] = {}
+    caregivers = (
+        Caregiver.objects.active()
+        .filter(patient_id__in={row["patient"] for row in rows})
+        .order_by("patient_id", "-is_legal_guardian", "name", "pk")
+        .values_list("patient_id", "name", "relationship", "phone")
+    )
+    for patient_id, name, relationship, phone in caregivers:
+        phones.setdefault(patient_id, []).append(f"{name} ({relationship}): {phone}")
+    for row in rows:
+        row["caregiver_phones"] = "; ".join(phones.get(row["patient"], ()))
 
 
 def _overdue_row(values: tuple[Any, ...], as_of: datetime.date) -> Row:
     row = dict(zip(OVERDUE_KEYS, values, strict=False))  # the two sort columns at the end are left out
     due_on = values[7]
     row["days_overdue"] = (as_of - due_on).days if due_on else None
+    row["status_label"] = STATUS_LABELS[row["status"]]
     return row
 
 
@@ -299,7 +326,7 @@ def _overdue_as_of(
     return changed, recomputed
 
 
-# The page's table and the CSV share these columns, in this order: (label, row key).
+# The page's and the print view's columns, in this order: (label, row key). People read the status's label.
 OVERDUE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Patient", "patient_name"),
     ("MRN", "mrn"),
@@ -310,8 +337,17 @@ OVERDUE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Alarm date", "alarm_date"),
     ("Days overdue", "days_overdue"),
     ("Refill booked", "booked_on"),
-    ("Status", "status"),  # last: the page shows it as a badge
+    ("Status", "status_label"),  # last: the page shows it as a badge
 )
+# The CSV's: the page's, with the status's code for machines, then its label and the caregivers' phones.
+OVERDUE_CSV_COLUMNS: tuple[tuple[str, str], ...] = (
+    *OVERDUE_COLUMNS[:-1],
+    ("Status", "status"),
+    ("status_label", "status_label"),
+    ("Caregiver phones", "caregiver_phones"),
+)
+# Excel reads a CSV as UTF-8 (accents and all) only when it starts with this byte order mark.
+UTF8_BOM = "\ufeff"
 
 
 # --------------------------------------------------------------------------

@@ -3,6 +3,7 @@ services, selectors and ``alerts.reports``."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -270,7 +271,7 @@ def overdue_refills(request: HttpRequest, variant: str = "page") -> HttpResponse
     if variant == "csv":
         return _csv_response(
             request,
-            reports.csv_lines(rows, reports.OVERDUE_COLUMNS),
+            itertools.chain([reports.UTF8_BOM], reports.csv_lines(rows, reports.OVERDUE_CSV_COLUMNS)),
             f"overdue-refills-{filters['as_of']:%Y-%m-%d}.csv",
         )
     context = {"form": form, "filters": filters}

@@ -28,6 +28,14 @@ class StandardPagination(PageNumberPagination):
             raise ValidationError({self.page_size_query_param: ["A whole number, 1 or more."]})
         return min(size, self.max_page_size)
 
+    def get_page_number(self, request: Request, paginator: Any) -> Any:
+        """``page`` as the schema says: a whole number from 1. DRF reads an empty one as page 1
+        (and "last" as the last page); both are a 400 here, like a malformed ``page_size``."""
+        given = request.query_params.get(self.page_query_param)
+        if given is not None and not (given.isdecimal() and given.isascii() and int(given) >= 1):
+            raise ValidationError({self.page_query_param: ["A whole number, 1 or more."]})
+        return super().get_page_number(request, paginator)
+
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:

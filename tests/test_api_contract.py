@@ -256,3 +256,10 @@ def test_an_empty_report_parameter_is_the_same_as_leaving_it_out(api_as, doctor)
 
     assert empty.status_code == 200
     assert empty.json() == absent.json()
+
+
+@pytest.mark.parametrize("page", ["", "0", "-1", "last", "two", "٣"])
+def test_a_page_that_is_not_a_whole_number_from_1_is_a_400_on_page(api_as, doctor, page):
+    response = api_as(doctor).get("/api/v1/patients/", {"page": page})
+    assert response.status_code == 400, response.content
+    assert response.json() == {"page": ["A whole number, 1 or more."]}

@@ -282,6 +282,18 @@ class GoalReviewForm(ClinicalModelForm):
         fields = ["reviewed_on", "level", "note"]
         widgets = {"reviewed_on": DateInput(), "note": forms.Textarea(attrs={"rows": 2})}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The goal's own five level descriptions are the choices, with none preselected:
+        # a default would be recorded whenever the reviewer did not look.
+        goal = self.instance.goal if self.instance.goal_id else None
+        choices: list[tuple[Any, str]] = [("", "Choose the level reached")]
+        for value, label in GasLevel.choices:
+            description = goal.level_description(value) if goal else ""
+            choices.append((value, f"{label}: {description}" if description else label))
+        self.fields["level"].choices = choices  # type: ignore[attr-defined]
+        self.initial.pop("level", None)
+
 
 class GoalAttainmentDateForm(forms.Form):
     on = forms.DateField(label="T-score on", widget=DateInput(), required=False)

@@ -424,7 +424,8 @@ class GoalReviewCreateView(AuditedCreateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         goal = self.get_goal()
-        context["page_title"] = f"Review the {goal.get_domain_display().lower()} goal: {goal.description}"
+        domain = goal.get_domain_display().lower()
+        context["page_title"] = f"Review {goal.patient.full_name}'s {domain} goal: {goal.description}"
         return context
 
     def save_record(self, form: GoalReviewForm) -> None:  # type: ignore[override]

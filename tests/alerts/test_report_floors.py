@@ -21,7 +21,7 @@ from alerts.report_floors import (
 from pumps.models import Pump
 from spasticity.roles import Role
 from tests.alerts.conftest import bulk_pumps
-from tests.factories import UserFactory
+from tests.factories import CaregiverFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +51,12 @@ def mixed_caseload(nurse):
         pumps = bulk_pumps(30, nurse=owner, battery_end_of_service_on=eos, **case)
     # Test data written in bulk, as bulk_pumps does: the last case is implanted after AS_OF.
     Pump.objects.filter(pk__in=[pump.pk for pump in pumps]).update(implanted_on=AS_OF + day)
+    # Caregivers on a few overdue pumps: two (guardian first), one, and one voided.
+    first, second, third = (pump.patient for pump in Pump.objects.filter(alarm_date=AS_OF - 13 * day)[:3])
+    CaregiverFactory(patient=first, name="Béa", is_legal_guardian=False)
+    CaregiverFactory(patient=first, name="Zed")
+    CaregiverFactory(patient=second, name="Ann")
+    CaregiverFactory(patient=third, name="Gone", voided_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
 
 
 def floor_rows(sql_and_params, width: int) -> list[tuple]:
@@ -67,6 +73,8 @@ def test_the_overdue_floor_returns_the_selectors_rows_in_its_order(mixed_caseloa
     assert len(app) == 30 * 6  # four overdue cases and two without a projection
     assert {row["status"] for row in app} == {"past_alarm", "overdue", "no_projection"}
     assert {row["pump_nurse"] for row in app} == {"Nia Nash", "nurse_nameless", ""}
+    assert {row["status_label"] for row in app} == {"Past alarm date", "Overdue", "No projection"}
+    assert sum(1 for row in app if row["caregiver_phones"]) == 2
     assert floor == [tuple(row[column] for column in OVERDUE_FLOOR_COLUMNS) for row in app]
 
 

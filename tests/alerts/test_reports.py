@@ -16,7 +16,7 @@ from alerts import reports
 from pumps.services import SurgeryDetails, pump_explant
 from spasticity.roles import Role
 from tests.alerts.conftest import bulk_pumps
-from tests.factories import PatientFactory, PumpFactory, UserFactory
+from tests.factories import CaregiverFactory, PatientFactory, PumpFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -136,6 +136,14 @@ EXPECTED_ROWS = [
 ]
 
 
+# The page and the print view read the status's label; the CSV keeps the code for machines,
+# then adds the label and the caregivers' phone numbers (none in this caseload).
+STATUS_LABEL = {"past_alarm": "Past alarm date", "overdue": "Overdue"}
+PAGE_ROWS = [[*row[:-1], STATUS_LABEL[row[-1]]] for row in EXPECTED_ROWS]
+CSV_HEADER = [*HEADER, "status_label", "Caregiver phones"]
+CSV_ROWS = [[*row, STATUS_LABEL[row[-1]], ""] for row in EXPECTED_ROWS]
+
+
 def test_overdue_refills_are_sorted_past_alarm_first_then_most_days_overdue(overdue_caseload):
     rows = reports.overdue_refills(as_of=AS_OF)
     assert [(r["mrn"], r["status"], r["days_overdue"]) for r in rows] == [
@@ -151,10 +159,10 @@ def test_the_csv_has_the_same_rows_and_columns_as_the_page(overdue_caseload, cli
     page = client.get(reverse("reports:overdue_refills"), {"as_of": "2024-06-20"})
     download = client.get(reverse("reports:overdue_refills_csv"), {"as_of": "2024-06-20"})
 
-    assert page_table(page.content.decode()) == [HEADER, *EXPECTED_ROWS]
+    assert page_table(page.content.decode()) == [HEADER, *PAGE_ROWS]
     assert download["Content-Type"] == "text/csv; charset=utf-8"
     assert download["Content-Disposition"] == 'attachment; filename="overdue-refills-2024-06-20.csv"'
-    assert csv_rows(download.getvalue().decode()) == [HEADER, *EXPECTED_ROWS]
+    assert csv_rows(download.getvalue().decode("utf-8-sig")) == [CSV_HEADER, *CSV_ROWS]
 
 
 @pytest.mark.parametrize(
@@ -174,15 +182,53 @@ def test_the_overdue_report_filters_by_nurse_diagnosis_and_status(overdue_caselo
         query["nurse"] = nolan.pk
     client = client_as(doctor)
     page_rows = page_table(client.get(reverse("reports:overdue_refills"), query).content.decode())[1:]
-    csv_body = csv_rows(client.get(reverse("reports:overdue_refills_csv"), query).getvalue().decode())[1:]
+    csv_body = csv_rows(client.get(reverse("reports:overdue_refills_csv"), query).getvalue().decode("utf-8-sig"))[1:]
     assert [row[1] for row in csv_body] == mrns
-    assert page_rows == (csv_body or [["No pumps match."]])
+    # The page's status cell is the CSV's status_label; the CSV alone has the code and the phones.
+    assert page_rows == ([[*row[:-3], row[-2]] for row in csv_body] or [["No pumps match."]])
 
 
 def test_the_print_view_shows_the_same_rows_without_navigation(overdue_caseload, client_as, therapist):
     html = client_as(therapist).get(reverse("reports:overdue_refills_print"), {"as_of": "2024-06-20"}).content.decode()
-    assert page_table(html) == [HEADER, *EXPECTED_ROWS]
+    assert page_table(html) == [HEADER, *PAGE_ROWS]
     assert 'data-nav="patients"' not in html and "alerts/print.css" in html and "<script>" not in html
+
+
+def test_the_csv_starts_with_a_bom_and_gives_the_status_label_and_the_caregivers_phones(
+    overdue_caseload, client_as, administrator
+):
+    pumps, _ = overdue_caseload
+    patient = pumps["Adeyemi"].patient
+    CaregiverFactory(patient=patient, name="Zoë Adéyèmi", relationship="mother", phone="07700 900001")
+    CaregiverFactory(
+        patient=patient, name="Ann Adeyemi", relationship="aunt", phone="07700 900002", is_legal_guardian=False
+    )
+    voided = CaregiverFactory(patient=patient, name="Old Number", relationship="father", phone="07700 900003")
+    voided.voided_at = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    voided.save()
+
+    body = client_as(administrator).get(reverse("reports:overdue_refills_csv"), {"as_of": "2024-06-20"}).getvalue()
+
+    assert body.startswith(b"\xef\xbb\xbf")  # the UTF-8 byte order mark Excel looks for
+    header, adeyemi, *_ = csv_rows(body.decode("utf-8-sig"))
+    row = dict(zip(header, adeyemi, strict=True))
+    assert (row["Status"], row["status_label"]) == ("past_alarm", "Past alarm date")
+    # Legal guardians first, accents kept, a voided caregiver left out.
+    assert row["Caregiver phones"] == "Zoë Adéyèmi (mother): 07700 900001; Ann Adeyemi (aunt): 07700 900002"
+
+
+def test_the_print_view_states_the_as_of_date_and_the_filters_by_name(overdue_caseload, client_as, doctor):
+    _pumps, nolan = overdue_caseload
+    client = client_as(doctor)
+    query = {"as_of": "2024-06-20", "nurse": nolan.pk, "status": "overdue", "booked": "no"}
+    html = client.get(reverse("reports:overdue_refills_print"), query).content.decode()
+    unfiltered = client.get(reverse("reports:overdue_refills_print"), {"as_of": "2024-06-20"}).content.decode()
+
+    assert "1 pump as of 2024-06-20" in html
+    assert "Filtered by Pump nurse: Noor Nolan; Status: Overdue; Refill booked: Not booked." in html
+    assert "Filtered." not in html and "overdue</span>" not in html
+    assert "All watched pumps: no filter." in unfiltered and "Filtered by" not in unfiltered
+    assert page_table(html)[1][-1] == "Overdue"
 
 
 def test_the_api_gives_the_overdue_report_as_json_and_as_csv(overdue_caseload, api_as, nurse):
@@ -204,12 +250,14 @@ def test_the_api_gives_the_overdue_report_as_json_and_as_csv(overdue_caseload, a
         "days_overdue": 17,
         "status": "past_alarm",
         "booked_on": None,
+        "status_label": "Past alarm date",
+        "caregiver_phones": "",
     }
     assert [r["mrn"] for r in body["results"]] == ["MRN-Adeyemi", "MRN-Brown", "MRN-Chen", "MRN-Davies"]
 
     as_csv = client.get("/api/v1/reports/overdue-refills/?as_of=2024-06-20&format=csv")
     assert as_csv.status_code == 200 and as_csv["Content-Type"].startswith("text/csv")
-    assert csv_rows(as_csv.getvalue().decode()) == [HEADER, *EXPECTED_ROWS]
+    assert csv_rows(as_csv.getvalue().decode()) == [CSV_HEADER, *CSV_ROWS]
     filtered = client.get("/api/v1/reports/overdue-refills/?as_of=2024-06-20&status=overdue").json()
     assert [r["mrn"] for r in filtered["results"]] == ["MRN-Chen", "MRN-Davies"]
     bad = client.get("/api/v1/reports/overdue-refills/?as_of=20-06-2024")
@@ -286,5 +334,6 @@ def test_the_report_keeps_a_fixed_number_of_queries_for_10_and_1000_pumps(client
     # The CSV and the API each add one INSERT: the download is written to the access log
     # (access_log.recording); the HTML page is not. The API's token lookup is two queries
     # (knox reads the token, then checks its expiry). As of a past date (2024-06-20 is before
-    # today), one more query looks for pumps changed since (alerts.reports._changed_since).
-    assert small == large == [12, 9, 6]
+    # today), one more query looks for pumps changed since (alerts.reports._changed_since),
+    # and one reads the caregivers' phone numbers (alerts.reports._add_caregiver_phones).
+    assert small == large == [13, 10, 7]

@@ -35,16 +35,16 @@ def test_as_of_today_each_report_runs_a_fixed_number_of_queries(
 ):
     bulk_pumps(pump_count, nurse=nurse)  # all past their 2024 alarm date today
     client, api_client = client_as(administrator), api_as(administrator)
-    # Page: session, user, roles, permissions, nurse choices… and one query for the rows.
-    with django_assert_num_queries(11):
+    # Page: session, user, roles, permissions, nurse choices… one query for the rows, one for the phones.
+    with django_assert_num_queries(12):
         get_all(client, PAGE, {})
     # CSV and API: one INSERT into the access log; the API's knox token is two queries.
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         body = get_all(client, CSV, {})
     assert body.count(b"\n") == 1 + pump_count
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         get_all(api_client, API, {})
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the rows, then the caregivers' phone numbers
         assert len(reports.overdue_refills(as_of=dt.date(2026, 1, 1), today=dt.date(2026, 1, 1))) == pump_count
 
 
@@ -67,8 +67,8 @@ def test_as_of_a_past_date_the_changed_pumps_cost_three_more_queries_however_man
         )
         for pump in pumps
     )
-    # The stored rows, the changed pumps, their refills and their dose programs.
-    with django_assert_num_queries(4):
+    # The stored rows, the changed pumps, their refills, their dose programs and the phones.
+    with django_assert_num_queries(5):
         rows = reports.overdue_refills(as_of=as_of, today=dt.date(2026, 1, 1))
     assert len(rows) == 2 * pump_count
     # Recomputed from records with no program: no projection, first in the report.

@@ -87,6 +87,25 @@ def test_a_nurse_reviews_a_goal_at_a_later_visit(client_as, nurse, patient):
     assert (saved.level, saved.reviewed_on, saved.note) == (1, TODAY, "Managing 5 hours")
 
 
+def test_the_review_form_offers_the_goals_own_levels_with_none_chosen_and_names_the_patient(client_as, nurse, patient):
+    descriptions = {str(level): f"Walks {10 * (level + 3)} m" for level in range(-2, 3)}
+    goal = GoalFactory(patient=patient, set_on=TODAY - dt.timedelta(days=30), level_descriptions=descriptions)
+    page = client_as(nurse).get(reverse("goals:review_create", args=[goal.pk]))
+    level = page.context["form"]["level"]
+
+    assert [label for _value, label in level.field.choices] == [
+        "Choose the level reached",
+        "−2 much less than expected: Walks 10 m",
+        "−1 somewhat less than expected: Walks 20 m",
+        "0 expected outcome: Walks 30 m",
+        "+1 somewhat more than expected: Walks 40 m",
+        "+2 much more than expected: Walks 50 m",
+    ]
+    assert level.value() in (None, "")
+    assert "selected" not in str(level).replace('value="" selected', "")
+    assert patient.full_name in page.content.decode()
+
+
 @pytest.mark.parametrize(
     ("field", "data", "message"),
     [
