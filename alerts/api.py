@@ -21,6 +21,7 @@ from access_log.recording import record_report_access
 from alerts import reports, services
 from alerts.models import Alert
 from spasticity.api_base import HistoryMixin
+from spasticity.api_renderers import FastJSONRenderer
 from spasticity.audit import STALE_EDIT_MESSAGE, StaleEditError
 from spasticity.params import BoundedDateField, WindowDaysField
 from spasticity.roles import PERMS
@@ -191,7 +192,7 @@ class BatteryRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class ReportView(APIView):
-    renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer]
+    renderer_classes = [FastJSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer]
     pagination_class = None
     query_class: type[serializers.Serializer] = ReportQuery  # type: ignore[type-arg]
     row_serializer: type[serializers.Serializer] = OverdueRefillRowSerializer  # type: ignore[type-arg]

@@ -80,7 +80,13 @@ from alerts.models import Alert, AlertStatus
 from alerts.reports import overdue_refills
 from alerts.services import alert_acknowledge, alert_scan, alert_snooze, system_user
 from appointments.models import Appointment
-from appointments.services import appointment_book, appointment_cancel, appointment_mark_no_show
+from appointments.services import (
+    appointment_book,
+    appointment_cancel,
+    appointment_mark_attended,
+    appointment_mark_no_show,
+    appointment_update,
+)
 from devices.models import MriScan
 from devices.services import MriChecklist, mri_record, mri_record_follow_up
 from patients.models import Patient
@@ -913,6 +919,58 @@ class ClinicDays(RuleBasedStateMachine):
         assert (done is not None) == (actor in BOOKERS and appointment.starts_at <= now), refusal
         if done is not None and appointment.pump_id is not None:
             event(f"no-show of a {appointment.kind}")
+            self.assert_alerts_follow([appointment.pump_id], self.today)
+
+    @precondition(lambda self: Appointment.objects.booked().exists())
+    @rule(
+        data=st.data(),
+        days_from_alarm=st.sampled_from(DAYS_FROM_ALARM),
+        with_reason=st.booleans(),
+        actor=st.sampled_from(["nurse", "administrator", "therapist"]),
+    )
+    def reschedule_appointment(self, data: st.DataObject, days_from_alarm: int, with_reason: bool, actor: str) -> None:
+        """Move a booking to a day around its pump's alarm date: a refill is checked against the pump's
+        dates again, as when it was booked, and the pump's appointment alerts follow the new day."""
+        appointment = self.pick(data, list(Appointment.objects.booked().order_by("pk")), "appointment")
+        pump = appointment.pump
+        old_starts_at = appointment.starts_at
+        day = ((pump.alarm_date if pump else None) or self.today) + dt.timedelta(days=days_from_alarm)
+        appointment.starts_at = clinic_time(day)
+        appointment.confirmation_reason = "Family away until then, agreed with the nurse" if with_reason else ""
+        done, refusal = self.attempt(
+            "reschedule_appointment",
+            lambda: appointment_update(appointment, by=self.staff[actor], reason="Rescheduled", today=self.today),
+        )
+        # The oracle: who may book, and for a refill that moves the same day rules as a new booking
+        # (a booking that stays put keeps its day, whatever the pump's dates did since).
+        moved = appointment.starts_at != old_starts_at
+        is_refill = appointment.kind == "refill" and pump is not None and moved
+        allowed = actor in BOOKERS and not (
+            is_refill
+            and (
+                (pump.alarm_date is not None and day >= pump.alarm_date)
+                or (pump.refill_due_on is not None and day > pump.refill_due_on and not with_reason)
+            )
+        )
+        assert (done is not None) == allowed, f"moving {appointment} to {day} by the {actor}: {refusal}"
+        appointment.refresh_from_db()
+        assert appointment.starts_at == (clinic_time(day) if done is not None else old_starts_at)
+        if pump is not None:
+            self.assert_alerts_follow([pump.pk], self.today)
+
+    @precondition(lambda self: Appointment.objects.booked().exists())
+    @rule(data=st.data(), actor=st.sampled_from(["nurse", "administrator", "therapist"]))
+    def mark_attended(self, data: st.DataObject, actor: str) -> None:
+        """A visit no record marks (a review): attended, not before its day; it answers a missed-appointment alert."""
+        appointment = self.pick(data, list(Appointment.objects.booked().order_by("pk")), "appointment")
+        done, refusal = self.attempt(
+            "mark_attended",
+            lambda: appointment_mark_attended(appointment, by=self.staff[actor], today=self.today),
+        )
+        assert (done is not None) == (actor in BOOKERS and appointment.starts_on <= self.today), refusal
+        appointment.refresh_from_db()
+        assert appointment.status == ("attended" if done is not None else "booked")
+        if appointment.pump_id is not None:
             self.assert_alerts_follow([appointment.pump_id], self.today)
 
     def booked_on_or_before(self, pump: Pump, kind: str, day: dt.date) -> list[int]:
