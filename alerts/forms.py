@@ -6,19 +6,13 @@ import datetime
 from typing import Any
 
 from django import forms
-from django.contrib.auth.models import User
 
 from alerts import reports
 from alerts.services import alert_kinds
-from patients.forms import staff_with_role
 from patients.models import Diagnosis
-from spasticity.forms import DateInput
+from spasticity.access import staff_with_role
+from spasticity.forms import DateInput, StaffChoiceField
 from spasticity.roles import Role
-
-
-class NurseChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
-    def label_from_instance(self, obj: Any) -> str:
-        return str(obj.get_full_name() or obj.username)
 
 
 class AcknowledgeForm(forms.Form):
@@ -62,7 +56,7 @@ class AlertFilterForm(forms.Form):
     ]
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
     kind = forms.ChoiceField(choices=[("", "Any kind")], required=False)
-    nurse = NurseChoiceField(queryset=User.objects.none(), required=False, empty_label="Any nurse")
+    nurse = StaffChoiceField(required=False, empty_label="Any nurse")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -74,7 +68,7 @@ class AlertFilterForm(forms.Form):
 
 class OverdueRefillsForm(forms.Form):
     as_of = forms.DateField(label="As of", widget=DateInput(), required=False)
-    nurse = NurseChoiceField(queryset=User.objects.none(), required=False, empty_label="Any nurse")
+    nurse = StaffChoiceField(required=False, empty_label="Any nurse")
     diagnosis = forms.ChoiceField(choices=[("", "Any diagnosis"), *Diagnosis.choices], required=False)
     status = forms.ChoiceField(choices=[("", "Any status"), *reports.OVERDUE_STATUSES], required=False)
     booked = forms.ChoiceField(
@@ -105,7 +99,7 @@ class OverdueRefillsForm(forms.Form):
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
         applied = []
         if nurse := data.get("nurse"):
-            applied.append(("Pump nurse", str(self.fields["nurse"].label_from_instance(nurse))))  # type: ignore[attr-defined]
+            applied.append(("Pump nurse", str(nurse.get_full_name() or nurse.username)))
         for name, label in (("diagnosis", "Diagnosis"), ("status", "Status"), ("booked", "Refill booked")):
             if value := data.get(name):
                 choices = dict(self.fields[name].choices)  # type: ignore[attr-defined]

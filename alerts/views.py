@@ -42,21 +42,28 @@ ALERTS_PER_PAGE = 50
 # --------------------------------------------------------------------------
 
 
-def worklist(request: HttpRequest) -> HttpResponse:
-    """A nurse's home page: her refills, visits and alerts, grouped by urgency with their counts,
-    one page per group. ``?who=mine|unassigned|all`` (a nurse starts on ``mine``, others on
-    ``all``); ``?page_<group>=N`` pages one group (an alert kind, ``refills``, ``visits``)."""
+WORKLIST_GROUPS = [*rules.KINDS_BY_URGENCY, *SECTION_KEYS]
+
+
+def worklist_context(request: HttpRequest) -> dict[str, Any]:
+    """The worklist's data for this request: the worklist page and the nurse's home both show it.
+    ``?who=mine|unassigned|all`` (a nurse starts on ``mine``, others on ``all``);
+    ``?page_<group>=N`` pages one group (an alert kind, ``refills``, ``visits``)."""
     is_nurse = Role.PUMP_NURSE in roles_of(request.user)
     who = whose(request.GET.get("who"), user_id=int(request.user.pk), is_nurse=is_nurse)  # type: ignore[arg-type]
-    groups = [*rules.KINDS_BY_URGENCY, *SECTION_KEYS]
     data = selectors.worklist(
         today=clinic_today(),
         nurse_id=who.nurse_id,
         unassigned=who.unassigned,
-        pages=page_numbers(request.GET, groups),
+        pages=page_numbers(request.GET, WORKLIST_GROUPS),
     )
-    context = {"worklist": data, "who": who.who, "who_choices": WHO_CHOICES, "is_nurse": is_nurse}
-    return render(request, "alerts/worklist.html", context)
+    return {"worklist": data, "who": who.who, "who_choices": WHO_CHOICES, "is_nurse": is_nurse}
+
+
+def worklist(request: HttpRequest) -> HttpResponse:
+    """The nurse's refills, visits and alerts, grouped by urgency with their counts, one page per
+    group (her home page, ``spasticity.home_views``, shows the same with action buttons)."""
+    return render(request, "alerts/worklist.html", worklist_context(request))
 
 
 def alert_list(request: HttpRequest) -> HttpResponse:
@@ -257,17 +264,20 @@ def _report_query_refused(request: HttpRequest, *, window: bool = False) -> Http
     return None
 
 
-def _overdue(request: HttpRequest) -> tuple[OverdueRefillsForm, dict[str, Any], list[dict[str, Any]]]:
+def _overdue(
+    request: HttpRequest, *, caregiver_phones: bool
+) -> tuple[OverdueRefillsForm, dict[str, Any], list[dict[str, Any]]]:
     form = OverdueRefillsForm(request.GET or None)
     today = clinic_today()
     filters = form.filters(today=today)
-    return form, filters, reports.overdue_refills(**filters, today=today)
+    return form, filters, reports.overdue_refills(**filters, today=today, caregiver_phones=caregiver_phones)
 
 
 def overdue_refills(request: HttpRequest, variant: str = "page") -> HttpResponseBase:
     if refused := _report_query_refused(request):
         return refused
-    form, filters, rows = _overdue(request)
+    # Only the CSV has the caregivers' phones (``reports.OVERDUE_CSV_COLUMNS``).
+    form, filters, rows = _overdue(request, caregiver_phones=variant == "csv")
     if variant == "csv":
         return _csv_response(
             request,

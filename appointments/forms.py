@@ -18,7 +18,7 @@ from appointments.models import Appointment
 from patients.models import Patient
 from pumps.models import Pump
 from spasticity.access import staff_with_role
-from spasticity.forms import AuditedModelForm, DateInput
+from spasticity.forms import AuditedModelForm, DateInput, StaffChoiceField
 from spasticity.roles import Role
 
 PAST_START_MESSAGE = (
@@ -30,13 +30,6 @@ SERVICE_FIELD_FOR = {"staff": "lead_staff"}
 
 def clinic_staff() -> Any:
     return staff_with_role(*Role)
-
-
-class StaffChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
-    """A staff member by name (the username only when no name is recorded)."""
-
-    def label_from_instance(self, obj: Any) -> str:
-        return str(obj.get_full_name() or obj.username)
 
 
 class AppointmentForm(AuditedModelForm):
@@ -140,7 +133,6 @@ class WeekForm(forms.Form):
 
     day = forms.DateField(required=False, widget=DateInput(attrs={"class": "form-control"}), label="Day")
     staff = StaffChoiceField(
-        queryset=User.objects.none(),
         required=False,
         empty_label="All staff",
         widget=forms.Select(attrs={"class": "form-select"}),

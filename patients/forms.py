@@ -3,15 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth.models import User
 
 from patients.models import Caregiver, Diagnosis, OralMedicine, PathwayStage, Patient, PreferredContact, Referral
-from spasticity.forms import AuditedModelForm, DateInput
+from spasticity.access import staff_with_role
+from spasticity.forms import AuditedModelForm, DateInput, StaffChoiceField
 from spasticity.roles import Role
-
-
-def staff_with_role(role: Role) -> Any:
-    return User.objects.filter(groups__name=role.value, is_active=True).order_by("last_name", "username")
 
 
 class PatientForm(AuditedModelForm):
@@ -34,6 +30,7 @@ class PatientForm(AuditedModelForm):
             "plans_to_move",
         ]
         widgets = {"birth_date": DateInput(), "travel_burden": forms.Textarea(attrs={"rows": 2})}
+        field_classes = {"assigned_doctor": StaffChoiceField, "assigned_nurse": StaffChoiceField}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -86,7 +83,7 @@ class PatientFilterForm(forms.Form):
     q = forms.CharField(label="MRN or name", required=False)
     stage = forms.ChoiceField(choices=[("", "Any stage"), *PathwayStage.choices], required=False)
     diagnosis = forms.ChoiceField(choices=[("", "Any diagnosis"), *Diagnosis.choices], required=False)
-    nurse = forms.ModelChoiceField(queryset=User.objects.none(), required=False, empty_label="Any nurse")
+    nurse = StaffChoiceField(required=False, empty_label="Any nurse")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -6,6 +6,8 @@ Thin: they collect and type the input. Every rule lives in the models' ``clean``
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -15,22 +17,21 @@ from django import forms
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
-from patients.forms import staff_with_role
 from pumps.models import Complication, DoseChange, ObservationSign, Pump, PumpModel, Refill, Surgery
 from pumps.services import FillDetails, ProgramDetails, SurgeryDetails
-from spasticity.forms import AuditedModelForm, DateInput
+from spasticity.access import staff_with_role
+from spasticity.forms import AuditedModelForm, DateInput, StaffChoiceField
 from spasticity.roles import Role
 
 
 def surgeons() -> QuerySet[User]:
-    doctors = staff_with_role(Role.REHAB_DOCTOR)
-    return (staff_with_role(Role.NEUROSURGEON) | doctors).distinct().order_by("last_name", "username")
+    return staff_with_role(Role.NEUROSURGEON, Role.REHAB_DOCTOR)
 
 
 class SurgeryFieldsMixin(forms.Form):
     """Who operated and what went wrong (for every kind of surgery)."""
 
-    surgeon = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
+    surgeon = StaffChoiceField(required=False)
     complications = forms.MultipleChoiceField(
         choices=Complication.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
@@ -185,11 +186,71 @@ class ExplantForm(SurgeryForm):
     submit_label = "Record explant"
 
 
+@dataclass(frozen=True)
+class PreviewState:
+    """What a live preview of a half-typed form says, beside the dates it shows.
+
+    ``ready``: the values the dates are computed from are all there and valid.
+    ``problems``: (field label, message) for values typed wrong, to show as errors.
+    ``missing``: labels of fields still empty that saving needs (listed, not shown as errors:
+    the user has not reached them yet).
+    """
+
+    ready: bool
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+class PreviewFormMixin(forms.BaseForm):
+    """The one rule for previews: which fields the dates need (``preview_needs``), and that an
+    error on an empty field means "still needed" while one on a typed value is a problem."""
+
+    preview_fields: Sequence[str] = ()
+
+    def preview_needs(self) -> Sequence[str]:
+        return self.preview_fields
+
+    def preview_ready(self) -> bool:
+        """Validates the form; true when every value the preview computes from is valid."""
+        self.is_valid()
+        data = self.cleaned_data
+        return all(
+            name not in self.errors and data.get(name) not in self.fields[name].empty_values
+            for name in self.preview_needs()
+        )
+
+    def preview_state(
+        self, errors: Mapping[str, Sequence[Any]] | None = None, still_needed: Mapping[str, Any] | None = None
+    ) -> PreviewState:
+        """Sorts this form's errors and a service's (``errors``, ``still_needed``) into problems
+        and missing fields; the missing ones in the form's order."""
+        ready = self.preview_ready()
+        missing: set[str] = set()
+        problems: list[tuple[str, str]] = []
+        for name, messages in [*self.errors.items(), *(errors or {}).items()]:
+            if name in self.fields and self._is_empty(name):
+                missing.add(name)
+                continue
+            label = str(self.fields[name].label) if name in self.fields else ""
+            problems.extend((label, str(message)) for message in messages if (label, str(message)) not in problems)
+        # What the dates need is needed to save as well.
+        wanted = [*self.preview_needs(), *(still_needed or {})]
+        missing.update(name for name in wanted if name in self.fields and self._is_empty(name))
+        labels = [str(field.label) for name, field in self.fields.items() if name in missing]
+        return PreviewState(ready=ready, problems=problems, missing=labels)
+
+    def _is_empty(self, name: str) -> bool:
+        """Nothing typed (or an unticked box): the user has not got to this field yet."""
+        field = self.fields[name]
+        value = field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
+        return value is False or value in field.empty_values
+
+
 PROGRAMMER_FIELDS = ["programmer_alarm_date", "programmer_reservoir_volume_ml", "programmer_daily_dose_mcg"]
 PROGRAMMER_WIDGETS = {"programmer_alarm_date": DateInput()}
 
 
-class DoseChangeForm(AuditedModelForm):
+class DoseChangeForm(PreviewFormMixin, AuditedModelForm):
     """A titration visit: the new program (simple or flex), notes and the next visit."""
 
     submit_label = "Save the new program"
@@ -234,6 +295,11 @@ class DoseChangeForm(AuditedModelForm):
         self.fields["flex_steps"].required = False
         self.fields["flex_steps"].help_text = "Set with the 24-hour step editor below."
 
+    def preview_needs(self) -> Sequence[str]:
+        """The date and the program: a daily dose, or the flex steps in flex mode."""
+        program = "flex_steps" if self.cleaned_data.get("mode") == DoseChange.Mode.FLEX else "daily_dose_mcg"
+        return ("changed_on", "mode", program)
+
     def program_details(self) -> ProgramDetails:
         data = self.cleaned_data
         return ProgramDetails(
@@ -251,8 +317,10 @@ class DoseChangeForm(AuditedModelForm):
         )
 
 
-class RefillForm(AuditedModelForm):
+class RefillForm(PreviewFormMixin, AuditedModelForm):
     submit_label = "Save the refill"
+    # The new dates need these; the lot number and the checks at the pump can come after.
+    preview_fields = ("refilled_on", "volume_added_ml", "drug", "concentration_mcg_per_ml")
     observation_signs = forms.MultipleChoiceField(
         label="Signs seen while observing",
         choices=ObservationSign.choices,
@@ -291,6 +359,25 @@ class RefillForm(AuditedModelForm):
         self.helper.form_id = "refill-form"
         # The pocket-fill safeguard is the service's rule (pumps.services.PORT_ACCESS_REQUIRED):
         # the page and the API both get its message on this field.
+
+    def fill_details(self) -> FillDetails:
+        """The refill as typed so far (the fields that failed to parse left out)."""
+        data = self.cleaned_data
+        typed = {name: data[name] for name in FILL_FIELDS if data.get(name) is not None}
+        return FillDetails(
+            volume_added_ml=data["volume_added_ml"],
+            drug=data["drug"],
+            concentration_mcg_per_ml=data["concentration_mcg_per_ml"],
+            **typed,
+        )
+
+
+# FillDetails' optional fields, each one a field of the refill form.
+FILL_FIELDS = [
+    item.name
+    for item in fields(FillDetails)
+    if item.name not in ("volume_added_ml", "drug", "concentration_mcg_per_ml")
+]
 
 
 class SecondCheckForm(forms.Form):
@@ -392,8 +479,7 @@ class PumpModelForm(AuditedModelForm):
 
 
 class NurseChoiceForm(forms.Form):
-    nurse = forms.ModelChoiceField(
-        queryset=User.objects.none(),
+    nurse = StaffChoiceField(
         required=False,
         empty_label="All nurses",
         # Today's list renders the bare select (crispy costs ~10 ms a page); the schedule uses the helper.

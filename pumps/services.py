@@ -328,6 +328,9 @@ class DoseChangeDraft:
     concentration_mcg_per_ml: Decimal | None = None
     # Above CLINIC["DOSE_CHANGE_HARD_PERCENT"]: the page makes the user retype the new dose.
     hard_stop: bool = False
+    # A preview's list of what saving would still ask for (e.g. a confirmation reason),
+    # by field: told to the user as missing, not as errors, while the program is typed.
+    still_needed: Errors = field(default_factory=dict)
 
     @property
     def current_daily_volume_ml(self) -> Decimal | None:
@@ -464,16 +467,29 @@ def dose_change_preview(*, pump: Pump, changed_on: datetime.date, program: Progr
     refills, dose_changes = _records(pump)
     if explanted := _not_explanted(pump, "changed_on"):
         return DoseChangeDraft(DoseChange(pump=pump), _current_daily_dose(dose_changes), None, explanted)
-    return _dose_change_draft(
+    reference = _dose_reference(pump.patient_id, dose_changes, changed_on)
+    draft = _dose_change_draft(
         pump,
         refills,
         dose_changes,
         changed_on=changed_on,
         program=program,
-        reference=_dose_reference(pump.patient_id, dose_changes, changed_on),
+        reference=reference,
         # The preview shows the confirmation need as a warning, not as an error.
         require_confirmation=False,
     )
+    if not draft.errors:
+        # The same checks as the save, without the projection: what they add is still needed.
+        at_save = _dose_change_draft(
+            pump, refills, dose_changes, changed_on=changed_on, program=program, reference=reference, project=False
+        )
+        draft.still_needed = _added_errors(at_save.errors, draft.errors)
+    return draft
+
+
+def _added_errors(strict: Errors, lenient: Errors) -> Errors:
+    """The fields a stricter check complains about that a lenient one let pass."""
+    return {name: problems for name, problems in strict.items() if name not in lenient}
 
 
 @transaction.atomic
@@ -561,6 +577,9 @@ class RefillDraft:
     delivery: dosing.DeliveryCheck | None
     errors: Errors
     current_daily_dose_mcg: Decimal | None = None
+    # A preview's list of what saving would still ask for (the port-access tick, the running
+    # check, the observation), by field: told to the user as missing, not as errors.
+    still_needed: Errors = field(default_factory=dict)
 
     @property
     def concentration_changed(self) -> bool:
@@ -737,13 +756,20 @@ def _concentration_change_message(previous: Refill, fill: FillDetails, current_d
 def refill_preview(*, pump: Pump, refilled_on: datetime.date, fill: FillDetails) -> RefillDraft:
     """The delivery check and new dates a refill would give; saves nothing.
 
-    The port-access confirmation is not asked for here: it is ticked last, at the
-    pump, and the preview must show the dates while the nurse is still typing.
+    The port-access confirmation, the checks at the pump and the lot number are not
+    asked for here: they come last, and the preview must show the dates while the
+    nurse is still typing. What the save would still ask for is in ``still_needed``.
     """
     refills, dose_changes = _records(pump)
     if explanted := _not_explanted(pump, "refilled_on"):
         return RefillDraft(Refill(pump=pump), None, None, explanted, _current_daily_dose(dose_changes))
-    return _refill_draft(pump, refills, dose_changes, refilled_on=refilled_on, fill=fill, require_port_access=False)
+    # The lot number is copied from the vial last: the dates do not wait for it.
+    typing = replace(fill, lot_number=fill.lot_number or "not yet entered")
+    draft = _refill_draft(pump, refills, dose_changes, refilled_on=refilled_on, fill=typing, require_port_access=False)
+    # The same checks as the save, without the projection: what they add is still needed.
+    at_save = _refill_draft(pump, refills, dose_changes, refilled_on=refilled_on, fill=fill, project=False)
+    draft.still_needed = _added_errors(at_save.errors, draft.errors)
+    return draft
 
 
 @transaction.atomic

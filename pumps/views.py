@@ -31,7 +31,6 @@ from pumps.forms import (
     SecondCheckForm,
 )
 from pumps.models import DoseChange, Pump, PumpModel, Refill, Surgery
-from pumps.services import FillDetails
 from spasticity.lists import ALL, WHO_CHOICES, Whose, chosen_nurse, page_numbers, whose
 from spasticity.roles import PERMS, Role, roles_of
 from spasticity.timeutil import clinic_today
@@ -455,42 +454,37 @@ def _require(request: HttpRequest, permission: str) -> None:
 
 @require_POST
 def dose_change_preview(request: HttpRequest, pump_pk: int) -> HttpResponse:
-    """htmx: the daily dose, change %, confirmation need and new dates of the program being typed."""
+    """htmx: the daily dose, change %, confirmation need and new dates of the program being typed,
+    with what is still missing or typed wrong (the whole error area is replaced each time)."""
     _require(request, PERMS.CHANGE_DOSE)
     pump = get_object_or_404(Pump.objects.select_related("model"), pk=pump_pk)
     form = DoseChangeForm(request.POST, instance=DoseChange(pump=pump))
-    form.is_valid()  # the model's clean computes a flex program's daily dose
-    data = form.cleaned_data
-    context: dict[str, Any] = {"pump": pump, "form_errors": form.errors, "today": clinic_today()}
-    if not form.errors and data.get("changed_on"):
-        context["draft"] = services.dose_change_preview(
-            pump=pump, changed_on=data["changed_on"], program=form.program_details()
-        )
-    return render(request, "pumps/partials/dose_preview.html", context)
+    draft = None
+    if form.preview_ready():  # the model's clean computes a flex program's daily dose
+        program = form.program_details()
+        draft = services.dose_change_preview(pump=pump, changed_on=form.cleaned_data["changed_on"], program=program)
+    return render(request, "pumps/partials/dose_preview.html", _preview_context(pump, form, draft))
 
 
 @require_POST
 def refill_preview(request: HttpRequest, pump_pk: int) -> HttpResponse:
-    """htmx: the delivery check and the new dates of the refill being typed, before it is saved."""
+    """htmx: the delivery check and the new dates of the refill being typed, before it is saved,
+    with what is still missing or typed wrong (the whole error area is replaced each time)."""
     _require(request, PERMS.RECORD_REFILL)
     pump = get_object_or_404(Pump.objects.select_related("model"), pk=pump_pk)
     form = RefillForm(request.POST, instance=Refill(pump=pump))
-    form.is_valid()
-    data = form.cleaned_data
-    needed = ("refilled_on", "volume_added_ml", "drug", "concentration_mcg_per_ml")
-    errors = {name: problems for name, problems in form.errors.items() if name != "reservoir_port_access_confirmed"}
-    context: dict[str, Any] = {"pump": pump, "form_errors": errors, "today": clinic_today()}
-    if not errors and all(data.get(name) is not None for name in needed):
-        fill = FillDetails(
-            volume_added_ml=data["volume_added_ml"],
-            drug=data["drug"],
-            concentration_mcg_per_ml=data["concentration_mcg_per_ml"],
-            dilution_note=data.get("dilution_note", ""),
-            lot_number=data.get("lot_number") or "preview",
-            aspirated_volume_ml=data.get("aspirated_volume_ml"),
-        )
-        context["draft"] = services.refill_preview(pump=pump, refilled_on=data["refilled_on"], fill=fill)
-    return render(request, "pumps/partials/refill_preview.html", context)
+    draft = None
+    if form.preview_ready():
+        fill = form.fill_details()
+        draft = services.refill_preview(pump=pump, refilled_on=form.cleaned_data["refilled_on"], fill=fill)
+    return render(request, "pumps/partials/refill_preview.html", _preview_context(pump, form, draft))
+
+
+def _preview_context(
+    pump: Pump, form: DoseChangeForm | RefillForm, draft: services.DoseChangeDraft | services.RefillDraft | None
+) -> dict[str, Any]:
+    state = form.preview_state(draft.errors, draft.still_needed) if draft else form.preview_state()
+    return {"pump": pump, "draft": draft, "preview": state, "today": clinic_today()}
 
 
 # --------------------------------------------------------------------------

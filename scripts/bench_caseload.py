@@ -20,7 +20,7 @@ work PostgreSQL must do for the same answer, written by hand:
 * **reports**: the API's JSON, the CSV download (the whole stream read) and the HTML
   first page, through Django's test client as an administrator, against the report's
   SELECT by hand (``alerts.report_floors``) with ``fetchall()``.
-* **nurse worklist and today list**: ``--requests`` requests as one nurse (p50, p95) and
+* **nurse home, worklist and today list**: ``--requests`` requests as one nurse (p50, p95) and
   the page's size; no floor.
 * **one refill**: ``refill_record`` on a pump implanted through the services against the
   same writes by hand (``refill_floor``): lock and read the pump and its records, insert
@@ -650,11 +650,13 @@ def _kb(size_kb: float | None) -> str:
 
 
 def bench_nurse_lists(caseload: Caseload, *, requests: int) -> list[Figure]:
-    """The worklist and today's list, in turns, as the first nurse (her own patients)."""
+    """The nurse's home (the worklist and today's and this week's visits on one page, issue 14),
+    the worklist and today's list, in turns, as the first nurse (her own patients)."""
     nurse = caseload.nurses[0]
     client = client_for(nurse)
     mine = Patient.objects.filter(assigned_nurse=nurse).count()
     pages = (
+        (Figure("nurse_home", "nurse home", show_p95=True, max_kb=150, max_p95_ms=150), "/"),
         (Figure("worklist", "nurse worklist", show_p95=True, max_kb=150, max_p95_ms=150), "/alerts/worklist/"),
         (Figure("today", 'nurse "today" list', show_p95=True, max_kb=150, max_p95_ms=150), "/pumps/today/"),
     )

@@ -7,9 +7,12 @@ from typing import Any
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
 from spasticity.models import ClinicalRecord
+from spasticity.roles import staff_label
 
 
 class DateInput(forms.DateInput):
@@ -17,6 +20,25 @@ class DateInput(forms.DateInput):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class StaffChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """Every drop-down of people: "Full Name (Role)", never a username alone.
+
+    Whatever queryset it is given (in the constructor or assigned later) has its groups
+    prefetched, so the roles of the whole list cost one query, not one per person.
+    """
+
+    def __init__(self, queryset: QuerySet[User] | None = None, **kwargs: Any) -> None:
+        super().__init__(queryset=User.objects.none() if queryset is None else queryset, **kwargs)
+
+    def _set_queryset(self, queryset: QuerySet[User] | None) -> None:
+        super()._set_queryset(None if queryset is None else queryset.prefetch_related("groups"))  # type: ignore[misc]
+
+    queryset = property(forms.ModelChoiceField._get_queryset, _set_queryset)  # type: ignore[assignment,attr-defined]
+
+    def label_from_instance(self, obj: Any) -> str:
+        return staff_label(obj)
 
 
 class AuditedModelForm(forms.ModelForm):

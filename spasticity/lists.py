@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 MINE = "mine"
 UNASSIGNED = "unassigned"
@@ -110,3 +110,10 @@ class GroupPage(Generic[Row]):
     @property
     def last_row(self) -> int:
         return min(self.number * self.size, self.total)
+
+
+def queryset_page(rows: Any, *, key: str, label: str, page: int = 1, size: int = GROUP_PAGE_SIZE) -> GroupPage[Any]:
+    """One page of a queryset as a ``GroupPage``: a count, then the page's rows (no rows query when empty)."""
+    total = rows.count()
+    number, start, end = page_slice(page, total, size)
+    return GroupPage(key, label, total, number, size, list(rows[start:end]) if total else [])

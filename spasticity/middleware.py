@@ -12,6 +12,10 @@ from django.utils.cache import add_never_cache_headers
 
 LAST_SEEN_KEY = "last_seen_epoch_s"
 SIGNED_IN_KEY = "signed_in_epoch_s"
+# The last-seen time is written at most once a minute. Writing it on every request saved
+# the session (an UPDATE and a commit) on every page, report and save; a session may now
+# end up to a minute before the idle limit, never after it.
+LAST_SEEN_RESOLUTION_S = 60
 
 
 class IdleSessionTimeoutMiddleware:
@@ -32,7 +36,7 @@ class IdleSessionTimeoutMiddleware:
             idle = last_seen_s is not None and now_s - int(last_seen_s) > idle_limit_s
             if idle or now_s - int(signed_in_s) > absolute_limit_s:
                 logout(request)
-            else:
+            elif last_seen_s is None or now_s - int(last_seen_s) >= LAST_SEEN_RESOLUTION_S:
                 request.session[LAST_SEEN_KEY] = now_s
         return self.get_response(request)
 

@@ -108,6 +108,17 @@ def roles_of(user: object) -> set[Role]:
     return {role for role in Role if role.value in names}
 
 
+def staff_label(user: Any) -> str:
+    """A staff member as colleagues know them: "Dana Doyle (Rehabilitation doctor)".
+
+    The username stands in for a missing name; the roles come from ``user.groups.all()``,
+    so a list of people prefetches ``groups`` to label them all in one query.
+    """
+    name = str(user.get_full_name() or user.username)
+    roles = [ROLE_LABELS[role] for role in Role if role in roles_of(user)]
+    return f"{name} ({', '.join(roles)})" if roles else name
+
+
 def sync_role_groups_in_migration(apps: Any, schema_editor: Any) -> None:
     """``RunPython`` for each migration that changes the permissions list: re-sync the
     groups with the historical models (one definition for every such migration)."""

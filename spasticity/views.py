@@ -1,4 +1,4 @@
-"""Shared views: home, history of any audited record, voiding, and the base edit views."""
+"""Shared views: history of any audited record, voiding, and the base edit views."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.views import View
 from django.views.generic import CreateView, UpdateView
 from django.views.generic.edit import ModelFormMixin
@@ -22,18 +22,6 @@ from spasticity.history import history_entries
 from spasticity.integrity import integrity_validation_error
 from spasticity.models import ClinicalRecord
 from spasticity.redirects import redirect_to_next
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    """Each role lands on the page it starts its day on."""
-    from spasticity.roles import Role, roles_of
-
-    user_roles = roles_of(request.user)
-    if Role.PUMP_NURSE in user_roles:
-        return redirect("alerts:worklist")
-    if Role.ADMINISTRATOR in user_roles:
-        return redirect("alerts:dashboard")
-    return redirect("patients:list")
 
 
 def audited_model(model_label: str) -> type[ClinicalRecord]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from spasticity.middleware import LAST_SEEN_KEY, SIGNED_IN_KEY
 from spasticity.roles import Role
 from tests.factories import UserFactory
 
@@ -81,6 +83,13 @@ def client_as() -> Callable[[User], Client]:
     def make(user: User) -> Client:
         client = Client()
         client.force_login(user)
+        # Signed in a moment ago, as a user at work is: the idle middleware then writes the
+        # session at most once a minute (spasticity.middleware), so a test's pinned query
+        # counts do not depend on whether its request is the client's first.
+        session = client.session
+        now_s = int(time.time())
+        session[LAST_SEEN_KEY] = session[SIGNED_IN_KEY] = now_s
+        session.save()
         return client
 
     return make
@@ -116,5 +125,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     Their flush also empties what the migrations wrote (the role groups, the pump
     catalogue), which every other test relies on. pytest-django puts tests that reach the
     database only through a fixture of a fixture after them, so order again, stably.
+
+    Among them, those that restore the migrations' rows (``serialized_rollback``) go first:
+    a flush without it recreates the content types under new ids, and restoring the
+    serialized ones afterwards collides with them (a duplicate key at the next test's setup).
     """
-    items.sort(key=_flushes_the_database)
+    items.sort(key=lambda item: (_flushes_the_database(item), not _restores_serialized_rows(item)))
+
+
+def _restores_serialized_rows(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return bool(marker is not None and marker.kwargs.get("serialized_rollback"))

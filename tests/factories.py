@@ -47,7 +47,16 @@ class PatientFactory(factory.django.DjangoModelFactory):
         model = Patient
 
     mrn = factory.Sequence(lambda n: f"MRN{100000 + n}")
-    given_name = factory.Faker("first_name")
+    # A first name that matches the sex (a "Female" David is the first thing a clinician notices).
+    given_name = factory.Maybe(
+        factory.LazyAttribute(lambda o: o.sex == Sex.FEMALE),
+        yes_declaration=factory.Faker("first_name_female"),
+        no_declaration=factory.Maybe(
+            factory.LazyAttribute(lambda o: o.sex == Sex.MALE),
+            yes_declaration=factory.Faker("first_name_male"),
+            no_declaration=factory.Faker("first_name"),
+        ),
+    )
     family_name = factory.Faker("last_name")
     birth_date = factory.Faker("date_between", start_date=dt.date(2008, 1, 1), end_date=dt.date(2021, 12, 31))
     sex = factory.Iterator([Sex.FEMALE, Sex.MALE])

@@ -25,8 +25,9 @@ def test_a_nurse_signs_in_finds_a_patient_and_opens_their_record(page: Page, liv
     page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
 
     sign_in(page, live_server.url, nurse.username)
-    # A nurse starts the day on the worklist; the patient list is one click away.
-    expect(page).to_have_url(f"{live_server.url}/alerts/worklist/")
+    # A nurse starts the day on her home, which holds the worklist; the patient list is one click away.
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.get_by_test_id("nurse-home")).to_be_visible()
     page.get_by_role("link", name="Patients", exact=True).click()
     expect(page.get_by_role("heading", name="Patients")).to_be_visible()
     page.get_by_label("MRN or name").fill("okafor")

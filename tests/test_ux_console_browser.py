@@ -2,7 +2,8 @@
 no console error and no Content-Security-Policy violation on any page, the API docs included,
 and no favicon 404.
 
-The pages: every link of the role's navigation, whatever it holds, plus a patient, their goals
+The pages: every link of the role's navigation and of its home page's shortcuts (the pages that
+left the navigation, issue 14 point 2), whatever they hold, plus a patient, their goals
 and history, a pump, a trial with scores, the reports, the API docs, and the forms the role
 may fill in (a refill, a dose change, a goal).
 """
@@ -83,9 +84,11 @@ def sign_in(page: Page, base_url: str, username: str) -> None:
 
 
 def navigation_paths(page: Page) -> list[str]:
-    hrefs = page.locator('nav[aria-label="Main"] a[href^="/"]').evaluate_all(
-        "links => links.map(link => link.getAttribute('href'))"
-    )
+    """Every link of the navigation (the home, the main items, the user menu's API docs) and of
+    the home page's shortcuts to the pages that left the navigation; the page is the home."""
+    hrefs = page.locator(
+        'nav[aria-label="Main"] a[href^="/"], [data-testid="home-shortcuts"] a[href^="/"]'
+    ).evaluate_all("links => links.map(link => link.getAttribute('href'))")
     return list(dict.fromkeys(hrefs))
 
 
@@ -113,8 +116,9 @@ def test_every_page_of_the_role_journey_has_a_clean_console(page: Page, live_ser
     page.add_init_script(CSP_WATCH)
 
     sign_in(page, live_server.url, user.username)
-    nav_paths = navigation_paths(page)
-    assert reverse("patients:list") in nav_paths
+    nav_paths = navigation_paths(page)  # signing in lands on the role's home
+    assert reverse("home") in nav_paths and reverse("patients:list") in nav_paths
+    assert reverse("alerts:dashboard") in nav_paths  # a shortcut (or the administrator's nav item)
     pages = dict.fromkeys(nav_paths)
     for name, path in journey.items():
         needed = FORM_PERMISSIONS.get(name)

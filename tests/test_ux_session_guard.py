@@ -7,10 +7,12 @@ import time
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from spasticity.middleware import LAST_SEEN_KEY, SIGNED_IN_KEY
+from spasticity.middleware import LAST_SEEN_KEY, LAST_SEEN_RESOLUTION_S, SIGNED_IN_KEY
 from tests.factories import PumpFactory, TrialFactory
 
 pytestmark = pytest.mark.django_db
@@ -133,3 +135,20 @@ def test_an_htmx_save_refused_by_role_says_which_role_in_json(client_as, therapi
     detail = response.json()["detail"]
     assert detail.startswith("Not saved: To record a pump refill you need the role ")
     assert detail.endswith("Rehabilitation doctor or Pump nurse.")
+
+
+def test_the_last_seen_time_is_written_at_most_once_a_minute(client_as, nurse):
+    """Saving the session on every request cost every page an UPDATE and a commit."""
+    client = client_as(nurse)
+    client.get(reverse("patients:list"))
+    first_seen = client.session[LAST_SEEN_KEY]
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("patients:list"))
+    assert not [q for q in queries.captured_queries if q["sql"].startswith('UPDATE "django_session"')]
+    assert client.session[LAST_SEEN_KEY] == first_seen
+    # A minute on, the next request writes it again.
+    age_session(client, **{LAST_SEEN_KEY: LAST_SEEN_RESOLUTION_S})
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("patients:list"))
+    assert [q for q in queries.captured_queries if q["sql"].startswith('UPDATE "django_session"')]
+    assert int(time.time()) - client.session[LAST_SEEN_KEY] < 5

@@ -1,22 +1,27 @@
-"""Demo trials and goals: one patient at each trial stage of the pathway (used by the demo seeder).
+"""Demo trials and goals (used by the demo seeder).
 
-Everything goes through the services, so the demo's histories name the staff who did it.
+Two kinds of story: patients still in the trial part of the pathway (one at each trial
+stage), and the work-up of every patient who has a pump (a signed positive trial with
+its tone scores some weeks before the implant, goals set on that day and reviewed after
+the implant). Everything goes through the services, so the demo's histories name the
+staff who did it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from django.contrib.auth.models import User
 
-from patients.models import Patient
+from patients.models import Diagnosis, Patient, Sex
 from trials import services
 from trials.models import Goal, Trial
 from trials.services import ToneCell
 
 TEAM = "Dr D. Doyle (rehab), N. Nash (pump nurse), P. Parker (PT)"
+Grades = dict[int, dict[str, tuple[str, str]]]  # minutes after the bolus → muscle → (left, right)
 BASELINE = {"hip_adductors": ("3", "3"), "hamstrings": ("2", "2"), "gastrocsoleus": ("1+", "2")}
 # Grades after the bolus for a clear response, and for none.
 RESPONDS = {
@@ -29,9 +34,17 @@ NO_RESPONSE = {
     120: {"hip_adductors": ("3", "3"), "hamstrings": ("2", "1+"), "gastrocsoleus": ("1+", "2")},
     240: {"hip_adductors": ("3", "2"), "hamstrings": ("2", "2"), "gastrocsoleus": ("1+", "1+")},
 }
+# The work-up before an implant, as many services record it: the two key muscle groups at
+# baseline and at the 4 h peak (a smaller grid than a trial day in progress: the demo seeds
+# thirty of them, each cell through the services).
+WORKUP_BASELINE = {"hip_adductors": ("3", "3"), "gastrocsoleus": ("2", "1+")}
+WORKUP_RESPONDS = {240: {"hip_adductors": ("1+", "1"), "gastrocsoleus": ("1", "1")}}
+WORKUP_NO_RESPONSE = {240: {"hip_adductors": ("3", "2"), "gastrocsoleus": ("2", "1+")}}
+# "25 mcg may be used for very small patients" (the Lioresal label); 50 mcg otherwise.
+SMALL_CHILD_KG = Decimal(16)
 
 
-def _cells(by_minutes: dict[int, dict[str, tuple[str, str]]]) -> list[ToneCell]:
+def _cells(by_minutes: Grades) -> list[ToneCell]:
     cells = []
     for minutes, grades in by_minutes.items():
         for muscle, (left, right) in grades.items():
@@ -39,7 +52,7 @@ def _cells(by_minutes: dict[int, dict[str, tuple[str, str]]]) -> list[ToneCell]:
     return cells
 
 
-def _score(trial: Trial, after: dict[int, Any], *, staff: dict[str, User], today: dt.date) -> None:
+def _score(trial: Trial, after: Grades, *, staff: dict[str, User], today: dt.date) -> None:
     cells = _cells({0: BASELINE, **after})
     services.trial_scores_replace(trial, by=staff["physical_therapist"], cells=cells, today=today)
     services.trial_spasm_score_set(
@@ -51,33 +64,132 @@ def _signed(trial: Trial, outcome: str, note: str, *, staff: dict[str, User], to
     return services.trial_sign_off(trial, by=staff["rehab_doctor"], outcome=outcome, note=note, today=today)
 
 
+# --- Goals --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoalText:
+    """A goal as a team writes it; ``{their}``/``{them}`` take the patient's pronoun."""
+
+    domain: str
+    description: str
+    levels: tuple[str, str, str, str, str]  # −2 … +2; −1 is where the patient is now
+    importance: int | None = None
+    difficulty: int | None = None
+
+
+SEATING = GoalText(
+    "seating",
+    "Sits in {their} wheelchair through the school day",
+    ("Less than 1 hour", "1 to 2 hours (now)", "3 to 4 hours", "5 hours", "The whole school day"),
+    3,
+    2,
+)
+EASIER_CARE = GoalText(
+    "easier_care",
+    "Nappy changes and dressing by one carer",
+    (
+        "Needs three carers",
+        "Needs two carers (now)",
+        "One carer, with effort",
+        "One carer, easily",
+        "One carer, quickly",
+    ),
+    2,
+    1,
+)
+CHILD_SLEEP = GoalText(
+    "sleep",
+    "Sleeps through the night without spasms waking {them}",
+    (
+        "Wakes 5 or more times",
+        "Wakes 3 or 4 times (now)",
+        "Wakes once or twice",
+        "Wakes once at most",
+        "Sleeps through",
+    ),
+)
+WALKING = GoalText(
+    "walking",
+    "Walks 50 m with {their} walker",
+    ("Cannot walk 10 m", "Walks 10 m (now)", "Walks 50 m", "Walks 50 m without a rest", "Walks 100 m"),
+    3,
+    3,
+)
+TRANSFERS = GoalText(
+    "transfers",
+    "Transfers bed to chair with one helper",
+    ("Hoist and two carers", "Two carers (now)", "One carer", "One carer with a board", "Independent with a board"),
+    3,
+    2,
+)
+ADULT_SLEEP = GoalText(
+    "sleep",
+    "Sleeps without spasms waking {them}",
+    ("Wakes 4 or more times", "Wakes 2 or 3 times (now)", "Wakes once", "Wakes some nights", "Sleeps through"),
+)
+COMFORT = GoalText(
+    "comfort",
+    "Spasm pain at most 3 out of 10",
+    ("Pain 8 or more", "Pain 6 to 7 (now)", "Pain 4 to 5", "Pain 3", "Pain 2 or less"),
+    3,
+    1,
+)
+SELF_CARE = GoalText(
+    "self_care",
+    "Dresses {their} lower body without help",
+    ("Needs full help", "Needs help with both legs (now)", "Needs help with socks only", "Alone, slowly", "Alone"),
+    2,
+    2,
+)
+
+
+def goal_texts(patient: Patient, *, on: dt.date) -> list[GoalText]:
+    """Three goals that fit the patient: a child's care and seating, a walker's walking, an adult's own."""
+    age_years = (on - patient.birth_date).days / 365.25
+    if age_years < 18:
+        if patient.gmfcs_level is not None and patient.gmfcs_level >= 4:
+            return [SEATING, EASIER_CARE, CHILD_SLEEP]
+        return [WALKING, CHILD_SLEEP, SEATING]
+    if patient.diagnosis in (Diagnosis.MULTIPLE_SCLEROSIS, Diagnosis.HEREDITARY_SPASTIC_PARAPLEGIA):
+        return [ADULT_SLEEP, SELF_CARE, COMFORT]
+    return [TRANSFERS, ADULT_SLEEP, COMFORT]
+
+
+PRONOUNS: dict[str, dict[str, str]] = {
+    Sex.FEMALE: {"their": "her", "them": "her"},
+    Sex.MALE: {"their": "his", "them": "him"},
+}
+
+
+def _pronouns(patient: Patient) -> dict[str, str]:
+    return PRONOUNS.get(patient.sex, {"their": "their", "them": "them"})
+
+
+def _goal(patient: Patient, text: GoalText, *, set_on: dt.date, by: User) -> Goal:
+    goal = Goal(
+        patient=patient,
+        domain=text.domain,
+        description=text.description.format(**_pronouns(patient)),
+        set_on=set_on,
+        level_descriptions=dict(zip(["-2", "-1", "0", "1", "2"], text.levels, strict=True)),
+        importance=text.importance,
+        difficulty=text.difficulty,
+    )
+    return services.goal_save(goal, by=by)
+
+
 def _goals(patient: Patient, *, set_on: dt.date, staff: dict[str, User], today: dt.date) -> None:
-    goals = [
-        ("seating", "Sits in her wheelchair through the school day", 3, 2, ["1 h", "2 h", "4 h", "5 h", "all day"]),
-        (
-            "easier_care",
-            "Nappy changes without two carers",
-            2,
-            1,
-            ["3 carers", "2 carers", "1 carer", "1, quick", "self"],
-        ),
-        ("sleep", "Sleeps through without spasms waking her", None, None, ["5+ wakes", "3 wakes", "1 wake", "0", "0+"]),
-    ]
+    """Three goals set on the day of the positive trial, each reviewed a week later."""
     therapist = staff["physical_therapist"]
-    for index, (domain, description, importance, difficulty, levels) in enumerate(goals):
-        goal = Goal(
-            patient=patient,
-            domain=domain,
-            description=description,
-            set_on=set_on,
-            level_descriptions=dict(zip(["-2", "-1", "0", "1", "2"], levels, strict=True)),
-            importance=importance,
-            difficulty=difficulty,
-        )
-        services.goal_save(goal, by=therapist)
+    for index, text in enumerate(goal_texts(patient, on=set_on)):
+        goal = _goal(patient, text, set_on=set_on, by=therapist)
         services.goal_review_add(
             goal, by=therapist, reviewed_on=min(set_on + dt.timedelta(days=7), today), level=index - 1
         )
+
+
+# --- Patients in the trial part of the pathway ---------------------------------------
 
 
 def seed_trials(*, staff: dict[str, User], patients: list[Patient], today: dt.date) -> None:
@@ -131,3 +243,81 @@ def _seed_not_candidate(patient: Patient, *, round_: int, staff: dict[str, User]
         trial = _trial(patient, on, dose, round_=round_, staff=staff, today=today)
         _score(trial, NO_RESPONSE, staff=staff, today=today)
         _signed(trial, "negative", f"No response at {dose} mcg.", staff=staff, today=today)
+
+
+# --- The work-up of a patient who has a pump ------------------------------------------
+
+
+def first_bolus_mcg(patient: Patient) -> Decimal:
+    small = patient.weight_kg is not None and patient.weight_kg < SMALL_CHILD_KG
+    return Decimal(25) if small else Decimal(50)
+
+
+def seed_workup(
+    patient: Patient,
+    *,
+    first_trial_on: dt.date,
+    implant_on: dt.date,
+    escalate: bool,
+    staff: dict[str, User],
+    today: dt.date,
+) -> Trial:
+    """The trial (or the escalation to a second, 25 mcg higher, the next day) that led to
+    ``patient``'s implant, signed positive; two goals set that day and reviewed after the implant.
+
+    Returns the positive trial, whose bolus the pump's starting dose is suggested from.
+    """
+    bolus = first_bolus_mcg(patient)
+    on = first_trial_on
+    if escalate:
+        first = _workup_trial(patient, on, bolus, WORKUP_NO_RESPONSE, staff=staff, today=today)
+        note = f"No useful change at {bolus} mcg; escalate to {bolus + 25} mcg tomorrow."
+        _signed(first, "negative", note, staff=staff, today=today)
+        on, bolus = on + dt.timedelta(days=1), bolus + 25
+    positive = _workup_trial(patient, on, bolus, WORKUP_RESPONDS, staff=staff, today=today)
+    note = f"Clear drop in tone at 4 h after {bolus} mcg; goals agreed with the family; list for implant."
+    _signed(positive, "positive", note, staff=staff, today=today)
+    _reviewed_goals(patient, set_on=on, implant_on=implant_on, staff=staff, today=today)
+    return positive
+
+
+def _workup_trial(
+    patient: Patient, on: dt.date, bolus: Decimal, after: Grades, *, staff: dict[str, User], today: dt.date
+) -> Trial:
+    trial = Trial(
+        patient=patient,
+        performed_on=on,
+        planned_start_time=dt.time(8, 30),
+        bolus_dose_mcg=bolus,
+        route="lumbar_puncture",
+        team_present=TEAM,
+    )
+    services.trial_plan(trial, by=staff["pump_nurse"], today=today)
+    cells = _cells({0: WORKUP_BASELINE, **after})
+    services.trial_scores_replace(trial, by=staff["physical_therapist"], cells=cells, today=today)
+    return trial
+
+
+def review_dates(implant_on: dt.date, today: dt.date) -> list[dt.date]:
+    """When the goals are reviewed: at the first titration visits after a recent implant;
+    otherwise at three months, and again at a year when that has passed."""
+    if (today - implant_on).days < 90:
+        return [implant_on + dt.timedelta(days=14)]
+    dates = [implant_on + dt.timedelta(days=90)]
+    if (today - implant_on).days >= 395:
+        dates.append(implant_on + dt.timedelta(days=365))
+    return dates
+
+
+def _reviewed_goals(
+    patient: Patient, *, set_on: dt.date, implant_on: dt.date, staff: dict[str, User], today: dt.date
+) -> None:
+    """Two goals, a little better at every review (−1 is where the patient started); the
+    second, a shorter-term goal, is reviewed once."""
+    therapist = staff["physical_therapist"]
+    dates = review_dates(implant_on, today)
+    for index, text in enumerate(goal_texts(patient, on=set_on)[:2]):
+        goal = _goal(patient, text, set_on=set_on, by=therapist)
+        for step, reviewed_on in enumerate(dates if index == 0 else dates[:1]):
+            level = min(2, (patient.pk + index) % 2 - 1 + step)
+            services.goal_review_add(goal, by=therapist, reviewed_on=reviewed_on, level=level)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from patients.models import Patient
 from patients.pathway import PathwayFacts
 from patients.selectors import TimelineEvent
+from spasticity.lists import GROUP_PAGE_SIZE, GroupPage, queryset_page
 from trials.escalation import BolusSuggestion, PreviousTrial, is_very_small_child, next_bolus
 from trials.gas import GoalSnapshot, t_score_on
 from trials.models import (
@@ -356,3 +358,48 @@ def goal_attainment_series(goals: Sequence[Goal]) -> list[tuple[date, Decimal]]:
         if score is not None:
             series.append((day, score))
     return series
+
+
+# --- Role homes (spasticity.home_views) --------------------------------------------------------
+
+# A goal is due for review this long after it was set or last reviewed: GAS goals are
+# usually scored at about three months (the spec gives no interval; this is the clinic's habit).
+GOAL_REVIEW_INTERVAL_DAYS = 90
+
+
+def trials_to_sign(*, today: date, page: int = 1, page_size: int = GROUP_PAGE_SIZE) -> GroupPage[Trial]:
+    """Trials done (dated today or before) with no signed outcome, oldest first: the rehab
+    doctor's signatures to give. Each row's ``response.suggested_outcome`` reads the prefetched
+    scores, so the page is three queries (count, rows, scores) however many rows."""
+    trials = (
+        Trial.objects.active()
+        .filter(outcome="", performed_on__lte=today, patient__voided_at__isnull=True)
+        .select_related("patient")
+        .prefetch_related(_active_scores())
+        .order_by("performed_on", "planned_start_time", "pk")
+    )
+    return queryset_page(trials, key="to_sign", label="Trials waiting for my signature", page=page, size=page_size)
+
+
+def trials_of_the_day(
+    *, day: date, key: str = "today", label: str = "Today's trials", page: int = 1, page_size: int = GROUP_PAGE_SIZE
+) -> GroupPage[Trial]:
+    """One page of the day's trials (``trials_on``), patients not voided: three queries."""
+    trials = trials_on(day).filter(patient__voided_at__isnull=True)
+    return queryset_page(trials, key=key, label=label, page=page, size=page_size)
+
+
+def goals_due_for_review(*, today: date, page: int = 1, page_size: int = GROUP_PAGE_SIZE) -> GroupPage[Goal]:
+    """Goals (not voided, patient not voided) whose last review, or setting when never reviewed,
+    is ``GOAL_REVIEW_INTERVAL_DAYS`` or more ago; longest waiting first. Two queries."""
+    last_reviewed_on = Max("reviews__reviewed_on", filter=Q(reviews__voided_at__isnull=True))
+    goals = (
+        Goal.objects.active()
+        .filter(patient__voided_at__isnull=True)
+        .annotate(last_reviewed_on=last_reviewed_on)
+        .annotate(review_from=Coalesce("last_reviewed_on", "set_on"))
+        .filter(review_from__lte=today - timedelta(days=GOAL_REVIEW_INTERVAL_DAYS))
+        .select_related("patient")
+        .order_by("review_from", "patient__family_name", "pk")
+    )
+    return queryset_page(goals, key="goals_due", label="Goals due for review", page=page, size=page_size)

@@ -35,7 +35,7 @@ def test_the_administrator_runs_filters_and_downloads_the_overdue_refill_report(
     page.get_by_label("Username").fill(administrator.username)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()  # the administrator's home
+    expect(page.get_by_test_id("administrator-home")).to_be_visible()  # the administrator's home
 
     page.get_by_role("link", name="Reports", exact=True).click()
     page.get_by_role("link", name="Overdue refills").click()
@@ -47,7 +47,7 @@ def test_the_administrator_runs_filters_and_downloads_the_overdue_refill_report(
     expect(rows.nth(0)).to_contain_text("ADEYEMI, Kid")
     expect(rows.nth(0)).to_contain_text("Past alarm date")  # words on the page; the CSV keeps the code
 
-    page.get_by_label("Pump nurse").select_option(label="Nia Nash")
+    page.get_by_label("Pump nurse").select_option(label="Nia Nash (Pump nurse)")
     page.get_by_role("button", name="Run report").click()
     expect(rows).to_have_count(2)
     expect(page.get_by_test_id("overdue-report")).not_to_contain_text("CHEN")

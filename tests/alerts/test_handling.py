@@ -58,7 +58,8 @@ def test_a_nurse_acknowledges_from_the_page_and_the_history_page_names_her(alert
     alert.refresh_from_db()
     assert alert.status == "acknowledged"
     history = client.get(reverse("record_history", args=["alerts.alert", alert.pk])).content.decode()
-    assert "nurse_nash" in history and "itb-system" in history
+    # By full name (issue 14, point 6), the alert scan's account too.
+    assert "Nia Nash" in history and "ITB alert scan (system)" in history
 
 
 def test_a_nurse_snoozes_from_the_page_with_field_errors_for_bad_input(alert, client_as, nurse):

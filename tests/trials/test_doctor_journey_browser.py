@@ -67,6 +67,8 @@ def test_a_doctor_records_a_trial_signs_it_and_sets_two_goals(page: Page, live_s
     page.add_init_script(CSP_WATCH)
 
     sign_in(page, live_server.url, doctor.username)
+    expect(page.get_by_test_id("doctor-home")).to_be_visible()  # the doctor's home
+    page.get_by_role("link", name="Patients", exact=True).click()
     page.get_by_label("MRN or name").fill("MRN424242")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="OKAFOR, Maya").click()
