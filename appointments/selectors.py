@@ -70,9 +70,14 @@ def booked_refill_starts_at(*, pump_ref: str = "pk") -> Subquery:
     return Subquery(booked)
 
 
-def booked_refill_between_exists(*, first_day: dt.date, last_day: dt.date, pump_ref: str = "pk") -> Exists:
-    """SQL: the pump has a refill booked on a clinic-local day from ``first_day`` to ``last_day`` (the week's list)."""
-    return Exists(_booked_refills().starting_between(first_day, last_day).filter(pump_id=OuterRef(pump_ref)))
+def booked_refill_between(*, first_day: dt.date, last_day: dt.date) -> Q:
+    """SQL: the pump has a refill booked on a clinic-local day from ``first_day`` to ``last_day`` (the week's list).
+
+    ``pk IN (the booked pumps)``, not a correlated ``EXISTS``: PostgreSQL reads the few
+    bookings once into a hash, where an ``EXISTS`` ran once for each of a nurse's pumps
+    (a third of her worklist's time at 20,000 pumps).
+    """
+    return Q(pk__in=_booked_refills().starting_between(first_day, last_day).values("pump_id"))
 
 
 def booked_visits_between(

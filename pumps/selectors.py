@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 
 from alerts.overdue import NO_PROJECTION, OVERDUE, PAST_ALARM, overdue_status_sql
 from appointments.models import Appointment, AppointmentKind
-from appointments.selectors import booked_refill_between_exists, booked_refills_by_pump, booked_visits_between
+from appointments.selectors import booked_refill_between, booked_refills_by_pump, booked_visits_between
 from pumps import dosing
 from pumps.models import DoseChange, Pump, Refill, Surgery
 from pumps.projection import (
@@ -329,9 +329,9 @@ def _implanted_pumps(nurse_id: int | None, unassigned: bool = False) -> Any:
 
 def _section_filters(today: datetime.date, week_end_on: datetime.date) -> dict[str, Q]:
     """Which pumps each section lists (a pump can be in both refills and visits)."""
-    booked_this_week = Q(next_refill_appointment_on__gte=today, next_refill_appointment_on__lte=week_end_on) | Q(
-        booked_refill_between_exists(first_day=today, last_day=week_end_on)
-    )
+    booked_this_week = Q(
+        next_refill_appointment_on__gte=today, next_refill_appointment_on__lte=week_end_on
+    ) | booked_refill_between(first_day=today, last_day=week_end_on)
     return {
         NO_PROJECTION_SECTION: Q(alarm_date__isnull=True),
         REFILLS: Q(alarm_date__isnull=False) & (Q(refill_due_on__lte=week_end_on) | booked_this_week),
@@ -345,7 +345,7 @@ def _refill_status_sql(today: datetime.date) -> Coalesce:
     due_today = (
         Q(refill_due_on=today)
         | Q(next_refill_appointment_on=today)
-        | Q(booked_refill_between_exists(first_day=today, last_day=today))
+        | booked_refill_between(first_day=today, last_day=today)
     )
     return Coalesce(
         overdue_status_sql(as_of=today),
