@@ -139,16 +139,7 @@ class SafetyNoticeSerializer(AuditedSerializer):
         model = SafetyNotice
         fields = [
             "id",
-            "title",
-            "issued_on",
-            "pump_model",
-            "serial_numbers",
-            "serial_from",
-            "serial_to",
-            "lot_numbers",
-            "action_required",
-            "link",
-            "closed_on",
+            *SafetyNotice.EDITABLE_FIELDS,
             "version",
             "change_reason",
             "voided",

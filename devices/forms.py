@@ -81,18 +81,7 @@ class SafetyNoticeForm(AuditedModelForm):
 
     class Meta:
         model = SafetyNotice
-        fields = [
-            "title",
-            "issued_on",
-            "pump_model",
-            "serial_numbers",
-            "serial_from",
-            "serial_to",
-            "lot_numbers",
-            "action_required",
-            "link",
-            "closed_on",
-        ]
+        fields = list(SafetyNotice.EDITABLE_FIELDS)
         widgets = {
             "issued_on": DateInput(),
             "closed_on": DateInput(),

@@ -99,6 +99,20 @@ class MriScan(ClinicalRecord):
 class SafetyNotice(ClinicalRecord):
     """A manufacturer's or regulator's notice about a pump model (a field safety notice, a recall)."""
 
+    # What writing a notice may set, on the page and through the API alike.
+    EDITABLE_FIELDS = (
+        "title",
+        "issued_on",
+        "pump_model",
+        "serial_numbers",
+        "serial_from",
+        "serial_to",
+        "lot_numbers",
+        "action_required",
+        "link",
+        "closed_on",
+    )
+
     title = models.CharField(max_length=200)
     issued_on = models.DateField("Issued on")
     pump_model = models.ForeignKey(PumpModel, on_delete=models.PROTECT, related_name="safety_notices")

@@ -98,14 +98,7 @@ class PumpModelSerializer(AuditedSerializer):
         model = PumpModel
         fields = [
             "id",
-            "manufacturer",
-            "model",
-            "reservoir_sizes_ml",
-            "nominal_battery_life_months",
-            "days_eri_to_eos",
-            "default_low_reservoir_alarm_ml",
-            "labelled_min_age_years",
-            "mri_procedure",
+            *PumpModel.EDITABLE_FIELDS,
             "version",
             "change_reason",
             "voided",

@@ -436,7 +436,3 @@ def seed_pumps(*, staff: dict[str, User], patients: list[Patient], today: dt.dat
     for index, patient in enumerate(patients):
         story = story_for(index)
         story.tell(_Demo(patient=patient, staff=staff, today=today, story=story))
-
-
-def overdue_story_names() -> set[str]:
-    return {story.name for story in STORIES if story.overdue}

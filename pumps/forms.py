@@ -466,16 +466,7 @@ class PumpModelForm(AuditedModelForm):
 
     class Meta:
         model = PumpModel
-        fields = [
-            "manufacturer",
-            "model",
-            "reservoir_sizes_ml",
-            "nominal_battery_life_months",
-            "days_eri_to_eos",
-            "default_low_reservoir_alarm_ml",
-            "labelled_min_age_years",
-            "mri_procedure",
-        ]
+        fields = list(PumpModel.EDITABLE_FIELDS)
 
 
 class NurseChoiceForm(forms.Form):

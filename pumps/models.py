@@ -61,6 +61,18 @@ class MriProcedure(models.TextChoices):
 class PumpModel(ClinicalRecord):
     """A catalogue entry: what a pump model holds and how long its battery lasts."""
 
+    # What a catalogue edit may change, on the page and through the API alike.
+    EDITABLE_FIELDS = (
+        "manufacturer",
+        "model",
+        "reservoir_sizes_ml",
+        "nominal_battery_life_months",
+        "days_eri_to_eos",
+        "default_low_reservoir_alarm_ml",
+        "labelled_min_age_years",
+        "mri_procedure",
+    )
+
     manufacturer = models.CharField(max_length=100)
     model = models.CharField(max_length=100, help_text="e.g. SynchroMed II")
     reservoir_sizes_ml = models.JSONField(

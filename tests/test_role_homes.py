@@ -415,3 +415,13 @@ def test_each_home_keeps_its_query_count_whatever_the_rows(client_as, personas, 
     few = query_count(client)
     fill_every_list(HOME_PAGE_SIZE, **people)  # every list past one page
     assert query_count(client) == few == HOME_QUERIES[role]
+
+
+@pytest.mark.parametrize("role", list(NAV_BY_ROLE))
+def test_a_home_shows_its_first_page_for_a_page_number_that_is_not_one(client_as, personas, role):
+    """A hand-typed or stale ``?page_<list>=`` never breaks a home: it shows the first page, like the lists do."""
+    client = client_as(personas[role])
+    for query in ("page_to_sign=abc", "page_to_sign=99999999999999999999999", "page_goals_due=-1", "who=<script>"):
+        response = client.get("/?" + query)
+        assert response.status_code == 200, query
+        assert b"<script>" not in response.content.split(b"</head>", 1)[1].replace(b'<script src="', b"")
