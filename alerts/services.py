@@ -40,6 +40,7 @@ from alerts.scan_plan import (
 from alerts.sources import PumpRow, RowSource, row_sources
 from pumps.models import Pump, Refill
 from spasticity.audit import record_save
+from spasticity.range_query import RangeQuery
 from spasticity.roles import PERMS
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class ScanResult:
 # --------------------------------------------------------------------------
 
 PumpRange = tuple[int, int]  # pump ids lo <= id < hi
+ALL_PUMPS: PumpRange = (0, 2**63 - 1)  # every id a bigint primary key can hold
 # The first key of the scan's Postgres advisory locks (the second is the chunk number):
 # an arbitrary constant so that no other advisory lock can collide with ours.
 SCAN_LOCK_NAMESPACE = 7301
@@ -195,7 +197,33 @@ def _thresholds() -> tuple[int, int]:
     return int(clinic["REFILL_DUE_SOON_DAYS"]), int(clinic["BATTERY_WARNING_DAYS"])
 
 
-def alerts_wanted(*, as_of: datetime.date, pumps: PumpRange | None = None) -> dict[AlertKey, WantedAlert]:
+@dataclass(frozen=True)
+class ScanQueries:
+    """The scan's three reads of a chunk, built and compiled once for a scan on ``as_of``.
+
+    Compiling them (the watched filter and every row source's subqueries) took longer
+    than PostgreSQL took to run them, once per chunk; now a scan of many chunks compiles
+    them once (``spasticity.range_query``) and each chunk only binds its bounds.
+    """
+
+    as_of: datetime.date
+    candidates: RangeQuery  # watched pumps that may need an alert, with the sources' values
+    flagged_refills: RangeQuery  # each watched pump's latest refill, when its delivery check was flagged
+    unresolved: RangeQuery  # the unresolved alerts, unlocked
+
+
+def scan_queries(as_of: datetime.date) -> ScanQueries:
+    return ScanQueries(
+        as_of=as_of,
+        candidates=RangeQuery.compile(_candidate_pumps(as_of), field="pk"),
+        flagged_refills=RangeQuery.compile(_latest_flagged_refills(), field="pump_id"),
+        unresolved=RangeQuery.compile(_unresolved_alert_values(), field="pump_id"),
+    )
+
+
+def alerts_wanted(
+    *, as_of: datetime.date, pumps: PumpRange = ALL_PUMPS, queries: ScanQueries | None = None
+) -> dict[AlertKey, WantedAlert]:
     """The alerts that should be open on ``as_of``, keyed by (pump id, kind). Two queries.
 
     1. Watched pumps (``Pump.objects.watched()``: implanted, not voided, patient not
@@ -207,7 +235,24 @@ def alerts_wanted(*, as_of: datetime.date, pumps: PumpRange | None = None) -> di
        flagged (or not assessable): a ``delivery_deviation``. A later refill within
        range answers it.
     """
-    due_soon_days, battery_days = thresholds = _thresholds()
+    queries = queries or scan_queries(as_of)
+    thresholds = _thresholds()
+    sources = row_sources()
+    wanted: dict[AlertKey, WantedAlert] = {}
+    for row in queries.candidates.rows(*pumps):
+        wanted |= _row_alerts_wanted(row, as_of=as_of, thresholds=thresholds, sources=sources)
+    for refill_id, pump_id, patient_id, refilled_on in queries.flagged_refills.tuples(*pumps):
+        wanted |= _delivery_alert_wanted(pump_id, patient_id, refill_id, refilled_on)
+    return wanted
+
+
+def _candidate_pumps(as_of: datetime.date) -> QuerySet[Pump, dict[str, Any]]:
+    """Watched pumps whose stored dates or row sources may call for an alert on ``as_of``, as values.
+
+    No projection, refill due within the due-soon window (or past), alarm date passed,
+    battery end of service within the warning window, or a row source's own candidates.
+    """
+    due_soon_days, battery_days = _thresholds()
     sources = row_sources()
     may_need_alert = (
         Q(alarm_date__isnull=True)
@@ -217,16 +262,8 @@ def alerts_wanted(*, as_of: datetime.date, pumps: PumpRange | None = None) -> di
     )
     for source in sources:
         may_need_alert |= source.candidates(as_of)
-    candidates = Pump.objects.watched().filter(may_need_alert)
-    if pumps is not None:
-        candidates = candidates.filter(pk__gte=pumps[0], pk__lt=pumps[1])
     annotations = _source_annotations(sources, as_of)
-    wanted: dict[AlertKey, WantedAlert] = {}
-    for row in candidates.annotate(**annotations).values(*PUMP_COLUMNS, *annotations):
-        wanted |= _row_alerts_wanted(row, as_of=as_of, thresholds=thresholds, sources=sources)
-    for refill_id, pump_id, patient_id, refilled_on in _latest_flagged_refills(pumps):
-        wanted |= _delivery_alert_wanted(pump_id, patient_id, refill_id, refilled_on)
-    return wanted
+    return Pump.objects.watched().filter(may_need_alert).annotate(**annotations).values(*PUMP_COLUMNS, *annotations)
 
 
 def alerts_wanted_for_pump(pump_id: int, *, as_of: datetime.date) -> dict[AlertKey, WantedAlert]:
@@ -304,35 +341,34 @@ def _latest_refill(pump: Any) -> QuerySet[Refill]:
     return Refill.objects.filter(pump=pump, voided_at__isnull=True).order_by("-refilled_on", "-pk")
 
 
-def _latest_flagged_refills(pumps: PumpRange | None) -> list[tuple[int, int, int, datetime.date]]:
+def _latest_flagged_refills() -> QuerySet[Refill, tuple[Any, ...]]:
+    """Each watched pump's latest refill when its delivery check was flagged: (refill, pump, patient, date)."""
     latest = _latest_refill(OuterRef("pump")).values("pk")[:1]
     refills = Refill.objects.filter(pk=Subquery(latest), pump__in=Pump.objects.watched()).exclude(
         delivery_flag=Refill.DeliveryFlag.NONE
     )
-    if pumps is not None:
-        refills = refills.filter(pump_id__gte=pumps[0], pump_id__lt=pumps[1])
-    return list(refills.values_list("pk", "pump_id", "pump__patient_id", "refilled_on"))
+    return refills.values_list("pk", "pump_id", "pump__patient_id", "refilled_on")
 
 
-def _unresolved_alerts(pumps: PumpRange) -> dict[AlertKey, CurrentAlert]:
-    """The range's unresolved alerts as plain values, without a lock (one query): what the scan plans from first."""
-    rows = (
-        Alert.objects.unresolved()
-        .filter(pump_id__gte=pumps[0], pump_id__lt=pumps[1])
-        .values_list(
-            "pk",
-            "pump_id",
-            "kind",
-            "status",
-            "due_on",
-            "snoozed_until",
-            "refill_id",
-            "pump__voided_at",
-            "patient__voided_at",
-            "pump__explanted_on",
-        )
+def _unresolved_alert_values() -> QuerySet[Alert, tuple[Any, ...]]:
+    """Unresolved alerts as the plain values ``_row_as_current`` reads."""
+    return Alert.objects.unresolved().values_list(
+        "pk",
+        "pump_id",
+        "kind",
+        "status",
+        "due_on",
+        "snoozed_until",
+        "refill_id",
+        "pump__voided_at",
+        "patient__voided_at",
+        "pump__explanted_on",
     )
-    return {(row[1], row[2]): _row_as_current(row) for row in rows}
+
+
+def _unresolved_alerts(pumps: PumpRange, queries: ScanQueries) -> dict[AlertKey, CurrentAlert]:
+    """The range's unresolved alerts as plain values, without a lock (one query): what the scan plans from first."""
+    return {(row[1], row[2]): _row_as_current(row) for row in queries.unresolved.tuples(*pumps)}
 
 
 def _row_as_current(row: tuple[Any, ...]) -> CurrentAlert:
@@ -415,9 +451,10 @@ def alert_scan(*, as_of: datetime.date, by: Any) -> ScanResult:
     chunks = pump_chunks()
     run = job_run_start(JOB_ALERT_SCAN, as_of=as_of, chunks=chunks)
     result = ScanResult(as_of=as_of)
+    queries = scan_queries(as_of)
     for chunk in chunks:
         with transaction.atomic():
-            part = alert_scan_chunk(chunk, as_of=as_of, by=by)
+            part = alert_scan_chunk(chunk, as_of=as_of, by=by, queries=queries)
             job_run_chunk_done(run.pk, chunk=chunk, counts=part.totals())
         result.merge(part)
     if result.changes:
@@ -426,7 +463,7 @@ def alert_scan(*, as_of: datetime.date, by: Any) -> ScanResult:
 
 
 @transaction.atomic
-def alert_scan_chunk(chunk: int, *, as_of: datetime.date, by: Any) -> ScanResult:
+def alert_scan_chunk(chunk: int, *, as_of: datetime.date, by: Any, queries: ScanQueries | None = None) -> ScanResult:
     """The scan for one chunk of pump ids, in one transaction, in a fixed number of queries.
 
     1. Take the chunk's advisory lock (another scan of the same pumps waits here).
@@ -438,7 +475,10 @@ def alert_scan_chunk(chunk: int, *, as_of: datetime.date, by: Any) -> ScanResult
        each new ``past_alarm_date`` queues its immediate email in the outbox.
     """
     _lock_chunk(chunk)
-    return _reconcile(chunk_range(chunk), as_of=as_of, by=by, plan_unlocked_first=True)
+    queries = queries or scan_queries(as_of)
+    pumps = chunk_range(chunk)
+    wanted = alerts_wanted(as_of=as_of, pumps=pumps, queries=queries)
+    return _reconcile(pumps, as_of=as_of, by=by, wanted=wanted, unlocked_read=queries)
 
 
 def alerts_refresh_for_pump(pump: Pump, *, as_of: datetime.date | None = None, by: Any) -> ScanResult:
@@ -467,12 +507,12 @@ def _reconcile(
     *,
     as_of: datetime.date,
     by: Any,
-    wanted: dict[AlertKey, WantedAlert] | None = None,
-    plan_unlocked_first: bool = False,
+    wanted: dict[AlertKey, WantedAlert],
+    unlocked_read: ScanQueries | None = None,
 ) -> ScanResult:
-    """Bring the range's alerts in line with what is wanted (read for the range unless given).
+    """Bring the range's alerts in line with what is wanted.
 
-    1. With ``plan_unlocked_first`` (a chunk of the scan), plan from a plain read of the
+    1. Given ``unlocked_read`` (a chunk of the scan), plan from a plain read of the
        range's unresolved alerts first: most days most chunks change nothing, and locking
        rows writes to every one of them (WAL, and a commit to wait for), so an empty plan
        stops here having written nothing. People's acknowledgements and snoozes never make
@@ -481,11 +521,9 @@ def _reconcile(
        again (``_locked_unresolved_alerts``: an acknowledgement committed meanwhile is
        seen), plan again from them and apply that plan.
     """
-    if wanted is None:
-        wanted = alerts_wanted(as_of=as_of, pumps=pumps)
     result = ScanResult(as_of=as_of, chunks=1)
-    if plan_unlocked_first:
-        unlocked_plan = plan_scan(wanted, _unresolved_alerts(pumps), as_of=as_of)
+    if unlocked_read is not None:
+        unlocked_plan = plan_scan(wanted, _unresolved_alerts(pumps, unlocked_read), as_of=as_of)
         if unlocked_plan.is_empty:
             result.add_plan(unlocked_plan)
             return result
