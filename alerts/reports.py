@@ -373,12 +373,18 @@ BATTERY_KEYS = (
 )
 
 
+# What ``_battery_values`` reads: the report's columns but days left, which ``_battery_row``
+# works out in Python (a NULL placeholder column cost a converter call per row), then the
+# family name to sort by, then any extra columns.
+_BATTERY_READ_KEYS = BATTERY_KEYS[:-1]
+_FAMILY_NAME_AT = len(_BATTERY_READ_KEYS)
+_END_OF_SERVICE_AT = _BATTERY_READ_KEYS.index("battery_end_of_service_on")
+
+
 def _battery_values(pumps: QuerySet[Pump], *extra: str) -> QuerySet[Pump, tuple[Any, ...]]:
-    """The report's columns (days left filled in Python), the family name for sorting, then ``extra``."""
+    """The report's columns but days left (``_BATTERY_READ_KEYS``), the family name for sorting, then ``extra``."""
     pump_model = Concat(F("model__manufacturer"), Value(" "), F("model__model"), output_field=CharField())
-    return pumps.annotate(
-        **_name_columns(), pump_model=pump_model, days_left=Value(None, output_field=IntegerField())
-    ).values_list(
+    return pumps.annotate(**_name_columns(), pump_model=pump_model).values_list(
         "patient_id",
         "patient_name",
         "patient__mrn",
@@ -389,7 +395,6 @@ def _battery_values(pumps: QuerySet[Pump], *extra: str) -> QuerySet[Pump, tuple[
         "implanted_on",
         "eri_on",
         "battery_end_of_service_on",
-        "days_left",
         "patient__family_name",
         *extra,
     )
@@ -422,13 +427,14 @@ def battery_end_of_life(
 
 
 def _battery_row(values: tuple[Any, ...], as_of: datetime.date) -> Row:
-    row = dict(zip(BATTERY_KEYS, values, strict=False))
-    row["days_left"] = (values[9] - as_of).days
+    row = dict(zip(_BATTERY_READ_KEYS, values, strict=False))
+    row["days_left"] = (values[_END_OF_SERVICE_AT] - as_of).days
     return row
 
 
 def _battery_sort_key(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (values[9], values[11], values[4])
+    """The report's order: end of service, family name, serial number."""
+    return (values[_END_OF_SERVICE_AT], values[_FAMILY_NAME_AT], values[4])
 
 
 def _battery_as_of(*, as_of: datetime.date, until: datetime.date) -> tuple[set[int], list[tuple[Any, ...]]]:
@@ -438,7 +444,8 @@ def _battery_as_of(*, as_of: datetime.date, until: datetime.date) -> tuple[set[i
     recomputed = []
     for values in _battery_values(pumps, "model__nominal_battery_life_months", "model__days_eri_to_eos"):
         changed.add(values[3])
-        implanted_on, eri_on, life_months, eri_to_eos_days = values[7], values[8], values[12], values[13]
+        implanted_on, eri_on = values[7], values[8]
+        life_months, eri_to_eos_days = values[_FAMILY_NAME_AT + 1 :]
         eri_then = eri_on if eri_on is not None and eri_on <= as_of else None
         end_on = dosing.battery_end_of_service_on(
             implanted_on=implanted_on,
@@ -447,7 +454,7 @@ def _battery_as_of(*, as_of: datetime.date, until: datetime.date) -> tuple[set[i
             days_eri_to_eos=eri_to_eos_days,
         )
         if end_on <= until:
-            recomputed.append((*values[:8], eri_then, end_on, None, values[11]))
+            recomputed.append((*values[:8], eri_then, end_on, values[_FAMILY_NAME_AT]))
     return changed, recomputed
 
 
