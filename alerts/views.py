@@ -28,7 +28,7 @@ from alerts.jobs import task_enqueue
 from alerts.models import Alert
 from alerts.notifications import notifications_failed
 from pumps.selectors import SECTION_KEYS
-from spasticity.lists import WHO_CHOICES, page_numbers, whose
+from spasticity.lists import GROUP_PAGE_SIZE, WHO_CHOICES, page_numbers, whose
 from spasticity.params import parse_date_param, parse_days_param
 from spasticity.redirects import safe_next_url
 from spasticity.roles import PERMS, Role, roles_of
@@ -45,10 +45,10 @@ ALERTS_PER_PAGE = 50
 WORKLIST_GROUPS = [*rules.KINDS_BY_URGENCY, *SECTION_KEYS]
 
 
-def worklist_context(request: HttpRequest) -> dict[str, Any]:
+def worklist_context(request: HttpRequest, *, page_size: int = GROUP_PAGE_SIZE) -> dict[str, Any]:
     """The worklist's data for this request: the worklist page and the nurse's home both show it.
     ``?who=mine|unassigned|all`` (a nurse starts on ``mine``, others on ``all``);
-    ``?page_<group>=N`` pages one group (an alert kind, ``refills``, ``visits``)."""
+    ``?page_<group>=N`` pages one group (an alert kind, ``refills``, ``visits``) of ``page_size`` rows."""
     is_nurse = Role.PUMP_NURSE in roles_of(request.user)
     who = whose(request.GET.get("who"), user_id=int(request.user.pk), is_nurse=is_nurse)  # type: ignore[arg-type]
     data = selectors.worklist(
@@ -56,6 +56,7 @@ def worklist_context(request: HttpRequest) -> dict[str, Any]:
         nurse_id=who.nurse_id,
         unassigned=who.unassigned,
         pages=page_numbers(request.GET, WORKLIST_GROUPS),
+        page_size=page_size,
     )
     return {"worklist": data, "who": who.who, "who_choices": WHO_CHOICES, "is_nurse": is_nurse}
 

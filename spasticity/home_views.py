@@ -49,7 +49,7 @@ Pages = Mapping[str, int]
 def nurse_sections(request: HttpRequest, today: date, pages: Pages) -> dict[str, Any]:
     """The worklist (alerts by urgency, refills and titration visits this week, "mine/all/unassigned")
     and the families' phone numbers for the patients on the page (one more query)."""
-    context = worklist_context(request)
+    context = worklist_context(request, page_size=HOME_PAGE_SIZE)
     data = context["worklist"]
     rows = itertools.chain(
         (alert.patient_id for group in data.groups for alert in group.rows),

@@ -204,3 +204,22 @@ def test_a_row_acknowledges_its_alert_through_the_pages_one_form_and_comes_back_
     assert response.status_code == 302 and response["Location"] == "/alerts/worklist/?who=all"
     alert = pump.alerts.get()
     assert (alert.status, alert.acknowledged_by) == ("acknowledged", nurse)
+
+
+def test_the_nurse_home_shows_a_home_page_of_each_group_and_the_worklist_a_full_one(client_as):
+    """The home is a glance (``HOME_PAGE_SIZE`` rows a group, like every home list); the worklist
+    page keeps its ``GROUP_PAGE_SIZE``. Both give the group's whole count and page on."""
+    from spasticity.home_views import HOME_PAGE_SIZE
+
+    nurse = UserFactory(role=Role.PUMP_NURSE)
+    add_overdue(GROUP_PAGE_SIZE + 1, nurse=nurse)
+    client = client_as(nurse)
+    overdue_rows = r'<tr data-alert-kind="refill_overdue">'
+    home = client.get(reverse("home")).content.decode()
+    page, _queries = get_worklist(client)
+    assert len(re.findall(overdue_rows, home)) == HOME_PAGE_SIZE < GROUP_PAGE_SIZE
+    assert len(re.findall(overdue_rows, page)) == GROUP_PAGE_SIZE
+    for html in (home, page):
+        assert f"</span> {GROUP_PAGE_SIZE + 1}</span>" in html  # the group's count, not its page's
+    second = client.get(reverse("home"), {"page_refill_overdue": 2}).content.decode()
+    assert len(re.findall(overdue_rows, second)) == HOME_PAGE_SIZE
