@@ -263,7 +263,9 @@ def _candidate_pumps(as_of: datetime.date) -> QuerySet[Pump, dict[str, Any]]:
     for source in sources:
         may_need_alert |= source.candidates(as_of)
     annotations = _source_annotations(sources, as_of)
-    return Pump.objects.watched().filter(may_need_alert).annotate(**annotations).values(*PUMP_COLUMNS, *annotations)
+    candidates = Pump.objects.watched().filter(may_need_alert).annotate(**annotations)
+    # order_by(): the rows are keyed by pump, so the model's default ordering would only add a sort.
+    return candidates.order_by().values(*PUMP_COLUMNS, *annotations)
 
 
 def alerts_wanted_for_pump(pump_id: int, *, as_of: datetime.date) -> dict[AlertKey, WantedAlert]:
