@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import io
 import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, cast
+from typing import Any, cast, overload
 
 from django.db.models import CharField, F, IntegerField, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim, Upper
@@ -106,6 +107,44 @@ def _merged(
     return sorted([*keep, *recomputed], key=sort_key)
 
 
+class PagedRows:
+    """A report's rows read a page at a time: the count is one query, and so is each slice.
+
+    What a report's HTML page pages over (``django.core.paginator.Paginator`` calls
+    ``count()`` and slices), so its first page costs a count and 50 rows at any caseload,
+    not the whole report built in Python. Only for a report as of today: as of a past
+    date the changed pumps are merged into the rows in Python (``_merged``), so the
+    selector returns them all.
+    """
+
+    def __init__(self, values: QuerySet[Pump, tuple[Any, ...]], row: Callable[[tuple[Any, ...]], Row]) -> None:
+        self._values = values
+        self._row = row
+        self._count: int | None = None
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self._values.count()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self) -> Iterator[Row]:
+        return (self._row(values) for values in self._values)
+
+    @overload
+    def __getitem__(self, index: int, /) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice, /) -> list[Row]: ...
+
+    def __getitem__(self, index: int | slice, /) -> Row | list[Row]:
+        if isinstance(index, slice):
+            return [self._row(values) for values in self._values[index]]
+        return self._row(self._values[index])
+
+
 # --------------------------------------------------------------------------
 # Overdue refills
 # --------------------------------------------------------------------------
@@ -192,6 +231,50 @@ def overdue_refills(
        (``_overdue_as_of``): the records as they stand now (voids included), dated
        on or before ``as_of``, projected by ``pumps.projection``. Three more queries.
     """
+    stored: Iterable[tuple[Any, ...]] = _overdue_stored(
+        as_of=as_of, nurse_id=nurse_id, diagnosis=diagnosis, status=status, booked=booked
+    )
+    if _may_have_changed_since(as_of, today):
+        changed, recomputed = _overdue_as_of(
+            as_of=as_of, nurse_id=nurse_id, diagnosis=diagnosis, status=status, booked=booked
+        )
+        if changed:
+            stored = _merged(stored, changed, recomputed, _overdue_sort_key)
+    rows = [_overdue_row(values, as_of) for values in stored]
+    if caregiver_phones:
+        _add_caregiver_phones(rows)
+    return rows
+
+
+def overdue_refills_pages(
+    *,
+    as_of: datetime.date,
+    nurse_id: int | None = None,
+    diagnosis: str = "",
+    status: str = "",
+    booked: str = "",
+    today: datetime.date | None = None,
+) -> list[Row] | PagedRows:
+    """``overdue_refills`` for the report's page, without the caregivers' phones: as of today,
+    read a page at a time (``PagedRows``); as of a past date, every row."""
+    if _may_have_changed_since(as_of, today):
+        return overdue_refills(
+            as_of=as_of,
+            nurse_id=nurse_id,
+            diagnosis=diagnosis,
+            status=status,
+            booked=booked,
+            today=today,
+            caregiver_phones=False,
+        )
+    stored = _overdue_stored(as_of=as_of, nurse_id=nurse_id, diagnosis=diagnosis, status=status, booked=booked)
+    return PagedRows(stored, functools.partial(_overdue_row, as_of=as_of))
+
+
+def _overdue_stored(
+    *, as_of: datetime.date, nurse_id: int | None, diagnosis: str, status: str, booked: str
+) -> QuerySet[Pump, tuple[Any, ...]]:
+    """The report's rows from the pumps' stored columns, in the report's order (``overdue_refills`` 1 and 2)."""
     pumps = _filtered(Pump.objects.watched().filter(implanted_on__lte=as_of), nurse_id, diagnosis)
     pumps = pumps.annotate(
         overdue_status=overdue_status_sql(as_of=as_of), report_order=report_order_sql(as_of=as_of)
@@ -205,18 +288,7 @@ def overdue_refills(
         "patient__given_name",
         "serial_number",
     )
-    pumps = _with_booking(pumps, booked)
-    stored: Iterable[tuple[Any, ...]] = _overdue_values(pumps)
-    if _may_have_changed_since(as_of, today):
-        changed, recomputed = _overdue_as_of(
-            as_of=as_of, nurse_id=nurse_id, diagnosis=diagnosis, status=status, booked=booked
-        )
-        if changed:
-            stored = _merged(stored, changed, recomputed, _overdue_sort_key)
-    rows = [_overdue_row(values, as_of) for values in stored]
-    if caregiver_phones:
-        _add_caregiver_phones(rows)
-    return rows
+    return _overdue_values(_with_booking(pumps, booked))
 
 
 def _add_caregiver_phones(rows: list[Row]) -> None:
@@ -416,14 +488,29 @@ def battery_end_of_life(
        life is today's: the report does not replay catalogue edits.
     """
     until = as_of + datetime.timedelta(days=within_days)
-    pumps = Pump.objects.watched().filter(implanted_on__lte=as_of, battery_end_of_service_on__lte=until)
-    pumps = pumps.order_by("battery_end_of_service_on", "patient__family_name", "serial_number")
-    stored: Iterable[tuple[Any, ...]] = _battery_values(pumps)
+    stored: Iterable[tuple[Any, ...]] = _battery_stored(as_of=as_of, until=until)
     if _may_have_changed_since(as_of, today):
         changed, recomputed = _battery_as_of(as_of=as_of, until=until)
         if changed:
             stored = _merged(stored, changed, recomputed, _battery_sort_key)
     return [_battery_row(values, as_of) for values in stored]
+
+
+def battery_end_of_life_pages(
+    *, as_of: datetime.date, within_days: int = 180, today: datetime.date | None = None
+) -> list[Row] | PagedRows:
+    """``battery_end_of_life`` for the report's page: as of today, read a page at a time
+    (``PagedRows``); as of a past date, every row."""
+    if _may_have_changed_since(as_of, today):
+        return battery_end_of_life(as_of=as_of, within_days=within_days, today=today)
+    stored = _battery_stored(as_of=as_of, until=as_of + datetime.timedelta(days=within_days))
+    return PagedRows(stored, functools.partial(_battery_row, as_of=as_of))
+
+
+def _battery_stored(*, as_of: datetime.date, until: datetime.date) -> QuerySet[Pump, tuple[Any, ...]]:
+    """The report's rows from the pumps' stored battery dates, soonest first (``battery_end_of_life`` 1)."""
+    pumps = Pump.objects.watched().filter(implanted_on__lte=as_of, battery_end_of_service_on__lte=until)
+    return _battery_values(pumps.order_by("battery_end_of_service_on", "patient__family_name", "serial_number"))
 
 
 def _battery_row(values: tuple[Any, ...], as_of: datetime.date) -> Row:

@@ -227,16 +227,19 @@ REPORT_ROWS_PER_PAGE = 50
 
 
 def _report_context(
-    request: HttpRequest, rows: list[dict[str, Any]], columns: Any, *, paginate: bool
+    request: HttpRequest, rows: list[dict[str, Any]] | reports.PagedRows, columns: Any, *, paginate: bool
 ) -> dict[str, Any]:
-    """The table of one page of rows (the print view: every row), with the total and the filters for the links."""
+    """The table of one page of rows (the print view: every row), with the total and the filters for the links.
+
+    ``rows`` may be read a page at a time (``reports.PagedRows``): the paginator's count
+    is then the report's total, and only the page shown is read.
+    """
     query = request.GET.copy()
     query.pop("page", None)
     page = Paginator(rows, REPORT_ROWS_PER_PAGE).get_page(request.GET.get("page")) if paginate else None
-    shown = page.object_list if page is not None else rows
+    shown = list(page.object_list if page is not None else rows)
     return {
-        "rows": rows,
-        "total": len(rows),
+        "total": page.paginator.count if page is not None else len(shown),
         "page": page,
         "columns": [label for label, _ in columns],
         "table": list(zip(shown, reports.table(shown, columns), strict=True)),
@@ -265,30 +268,27 @@ def _report_query_refused(request: HttpRequest, *, window: bool = False) -> Http
     return None
 
 
-def _overdue(
-    request: HttpRequest, *, caregiver_phones: bool
-) -> tuple[OverdueRefillsForm, dict[str, Any], list[dict[str, Any]]]:
-    form = OverdueRefillsForm(request.GET or None)
-    today = clinic_today()
-    filters = form.filters(today=today)
-    return form, filters, reports.overdue_refills(**filters, today=today, caregiver_phones=caregiver_phones)
-
-
 def overdue_refills(request: HttpRequest, variant: str = "page") -> HttpResponseBase:
     if refused := _report_query_refused(request):
         return refused
-    # Only the CSV has the caregivers' phones (``reports.OVERDUE_CSV_COLUMNS``).
-    form, filters, rows = _overdue(request, caregiver_phones=variant == "csv")
-    if variant == "csv":
+    form = OverdueRefillsForm(request.GET or None)
+    today = clinic_today()
+    filters = form.filters(today=today)
+    if variant == "csv":  # only the CSV has the caregivers' phones (``reports.OVERDUE_CSV_COLUMNS``)
+        rows = reports.overdue_refills(**filters, today=today, caregiver_phones=True)
         return _csv_response(
             request,
             itertools.chain([reports.UTF8_BOM], reports.csv_lines(rows, reports.OVERDUE_CSV_COLUMNS)),
             f"overdue-refills-{filters['as_of']:%Y-%m-%d}.csv",
         )
     context = {"form": form, "filters": filters}
-    context |= _report_context(request, rows, reports.OVERDUE_COLUMNS, paginate=variant != "print")
-    template = "alerts/overdue_refills_print.html" if variant == "print" else "alerts/overdue_refills.html"
-    return render(request, template, context)
+    if variant == "print":
+        rows = reports.overdue_refills(**filters, today=today, caregiver_phones=False)
+        context |= _report_context(request, rows, reports.OVERDUE_COLUMNS, paginate=False)
+        return render(request, "alerts/overdue_refills_print.html", context)
+    pages = reports.overdue_refills_pages(**filters, today=today)
+    context |= _report_context(request, pages, reports.OVERDUE_COLUMNS, paginate=True)
+    return render(request, "alerts/overdue_refills.html", context)
 
 
 def battery_end_of_life(request: HttpRequest, variant: str = "page") -> HttpResponseBase:
@@ -297,17 +297,20 @@ def battery_end_of_life(request: HttpRequest, variant: str = "page") -> HttpResp
     form = BatteryReportForm(request.GET or None)
     today = clinic_today()
     filters = form.filters(today=today, default_days=int(settings.CLINIC["BATTERY_WARNING_DAYS"]))
-    rows = reports.battery_end_of_life(**filters, today=today)
     if variant == "csv":
         return _csv_response(
             request,
-            reports.csv_lines(rows, reports.BATTERY_COLUMNS),
+            reports.csv_lines(reports.battery_end_of_life(**filters, today=today), reports.BATTERY_COLUMNS),
             f"battery-end-of-life-{filters['as_of']:%Y-%m-%d}.csv",
         )
     context = {"form": form, "filters": filters}
-    context |= _report_context(request, rows, reports.BATTERY_COLUMNS, paginate=variant != "print")
-    template = "alerts/battery_print.html" if variant == "print" else "alerts/battery.html"
-    return render(request, template, context)
+    if variant == "print":
+        rows = reports.battery_end_of_life(**filters, today=today)
+        context |= _report_context(request, rows, reports.BATTERY_COLUMNS, paginate=False)
+        return render(request, "alerts/battery_print.html", context)
+    pages = reports.battery_end_of_life_pages(**filters, today=today)
+    context |= _report_context(request, pages, reports.BATTERY_COLUMNS, paginate=True)
+    return render(request, "alerts/battery.html", context)
 
 
 def titration_schedule(request: HttpRequest) -> HttpResponse:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.http import StreamingHttpResponse
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from alerts import reports
 from alerts.api import BatteryRowSerializer, OverdueRefillRowSerializer
 from pumps.models import Refill
+from spasticity.timeutil import clinic_today
 from tests.alerts.conftest import bulk_pumps
 
 pytestmark = pytest.mark.django_db
@@ -35,9 +39,10 @@ def test_as_of_today_each_report_runs_a_fixed_number_of_queries(
 ):
     bulk_pumps(pump_count, nurse=nurse)  # all past their 2024 alarm date today
     client, api_client = client_as(administrator), api_as(administrator)
-    # Page: session, user, roles, permissions, nurse choices… one query for the rows (the page does not
-    # show the caregivers' phones). The session is saved at most once a minute (spasticity.middleware).
-    with django_assert_num_queries(7):
+    # Page: session, user, roles, permissions, nurse choices… then the report's count and its first
+    # page of rows (reports.PagedRows: not every row; the page does not show the caregivers' phones).
+    # The session is saved at most once a minute (spasticity.middleware).
+    with django_assert_num_queries(8):
         get_all(client, PAGE, {})
     # CSV: the phones' query and one INSERT into the access log; the API's knox token is two queries.
     with django_assert_num_queries(6):
@@ -114,3 +119,36 @@ def test_the_api_rows_have_exactly_the_documented_columns(api_as, doctor, nurse)
     assert set(overdue[0]) == set(OverdueRefillRowSerializer().fields)
     assert set(battery[0]) == set(BatteryRowSerializer().fields)
     assert overdue[0]["refill_due_on"] == "2024-06-08" and overdue[0]["status"] == "past_alarm"
+
+
+@pytest.mark.parametrize(
+    ("pages", "whole"),
+    [
+        (reports.overdue_refills_pages, functools.partial(reports.overdue_refills, caregiver_phones=False)),
+        (reports.battery_end_of_life_pages, reports.battery_end_of_life),
+    ],
+)
+def test_as_of_today_a_report_page_reads_its_count_and_its_slice_and_nothing_more(
+    pages, whole, nurse, django_assert_num_queries
+):
+    """The HTML page's rows (``reports.PagedRows``): a count query and one LIMIT query per slice,
+    each row the one the whole report has at that place."""
+    today = clinic_today()
+    # Past their 2024 alarm date, and their battery ends within the report's 180 days.
+    bulk_pumps(12, nurse=nurse, battery_end_of_service_on=today + dt.timedelta(days=30))
+    expected = whole(as_of=today, today=today)
+    assert len(expected) == 12
+    rows = pages(as_of=today, today=today)
+    with django_assert_num_queries(1):
+        assert rows.count() == len(rows) == 12
+    with CaptureQueriesContext(connection) as read:
+        assert rows[5:9] == expected[5:9]
+    assert len(read) == 1 and "LIMIT 4 OFFSET 5" in read[0]["sql"]
+    assert rows[11] == expected[11]
+
+
+def test_as_of_a_past_date_a_report_page_gets_every_row_merged(nurse):
+    bulk_pumps(3, nurse=nurse)
+    today = clinic_today()
+    rows = reports.overdue_refills_pages(as_of=today - dt.timedelta(days=1), today=today)
+    assert isinstance(rows, list) and len(rows) == 3
