@@ -29,6 +29,7 @@ from patients.services import patient_refresh_stage
 from pumps import dosing
 from pumps.models import CheckStatus, DoseChange, Pump, PumpModel, Refill, Surgery
 from pumps.projection import (
+    EMPTIED_ON,
     STORED_FIELDS,
     active_dose_changes,
     active_refills,
@@ -146,6 +147,18 @@ def _lock(pump: Pump, **annotations: Any) -> Pump:
     pumps = Pump.objects.select_for_update(of=("self",)).select_related("model", "patient")
     # The latest MRI emptying rides on the same row (``pumps.projection.emptying_annotations``).
     return pumps.annotate(**emptying_annotations(), **annotations).get(pk=pump.pk)
+
+
+def _as_the_save_reads(pump: Pump) -> Pump:
+    """The pump with what ``_lock`` reads beside it (its latest MRI emptying), for a preview.
+
+    A preview must show what the save will store: without the emptying, a refill after an
+    MRI showed a delivery check the save does not make, and a dose change moved an alarm
+    the emptied reservoir has already reached. One query, unless the caller read it so.
+    """
+    if hasattr(pump, EMPTIED_ON):
+        return pump
+    return Pump.objects.select_related("model", "patient").annotate(**emptying_annotations()).get(pk=pump.pk)
 
 
 def _answer_booking(locked: Pump, *, kind: str, on_date: datetime.date, by: Any) -> None:
@@ -464,6 +477,7 @@ def _current_daily_dose(dose_changes: Sequence[DoseChange]) -> Decimal | None:
 
 def dose_change_preview(*, pump: Pump, changed_on: datetime.date, program: ProgramDetails) -> DoseChangeDraft:
     """What a dose change would do (daily dose, change %, new dates, problems); saves nothing."""
+    pump = _as_the_save_reads(pump)
     refills, dose_changes = _records(pump)
     if explanted := _not_explanted(pump, "changed_on"):
         return DoseChangeDraft(DoseChange(pump=pump), _current_daily_dose(dose_changes), None, explanted)
@@ -760,6 +774,7 @@ def refill_preview(*, pump: Pump, refilled_on: datetime.date, fill: FillDetails)
     asked for here: they come last, and the preview must show the dates while the
     nurse is still typing. What the save would still ask for is in ``still_needed``.
     """
+    pump = _as_the_save_reads(pump)
     refills, dose_changes = _records(pump)
     if explanted := _not_explanted(pump, "refilled_on"):
         return RefillDraft(Refill(pump=pump), None, None, explanted, _current_daily_dose(dose_changes))

@@ -255,3 +255,27 @@ def test_the_pump_page_shows_the_reservoir_emptied_for_the_mri(api_as, client_as
     page = client_as(nurse).get(f"/pumps/{pump.pk}/").content.decode()
     assert 'data-testid="alarm-date">2024-03-01<' in page
     assert 'data-testid="projected-volume">0 mL<' in page
+
+
+def test_the_refill_and_dose_change_previews_see_the_emptying_as_the_saves_do(api_as, surgeon, nurse):
+    """A preview shows what the save will store: after a Prometra was emptied for its MRI, a
+    refill has no delivery check to show, and a dose change leaves the alarm on the scan day."""
+    from pumps.models import Pump
+    from pumps.services import FillDetails, ProgramDetails, dose_change_preview, refill_preview
+
+    pump = make_pump(surgeon)
+    assert api_as(nurse).post("/api/v1/mri-scans/", prometra_scan(pump), format="json").status_code == 201
+    as_read_by_a_page = Pump.objects.select_related("model").get(pk=pump.pk)  # no emptying beside it
+
+    fill = FillDetails(
+        volume_added_ml=D("20"), drug="lioresal", concentration_mcg_per_ml=D("2000"), aspirated_volume_ml=D("0")
+    )
+    refill = refill_preview(pump=as_read_by_a_page, refilled_on=SCAN_ON, fill=fill).refill
+    assert refill.delivery_flag == "none" and refill.expected_delivered_ml is None  # as the save (above)
+    assert refill.alarm_date == dt.date(2024, 5, 8)
+
+    program = ProgramDetails(daily_dose_mcg=D("520"))
+    draft = dose_change_preview(pump=as_read_by_a_page, changed_on=SCAN_ON, program=program)
+    assert draft.errors == {}
+    # Still empty from the scan day: the new dose cannot move an alarm that has been reached.
+    assert draft.dose_change.alarm_date == SCAN_ON
