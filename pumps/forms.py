@@ -231,11 +231,14 @@ class PreviewFormMixin(forms.BaseForm):
             if name in self.fields and self._is_empty(name):
                 missing.add(name)
                 continue
-            label = str(self.fields[name].label) if name in self.fields else ""
-            problems.extend((label, str(message)) for message in messages if (label, str(message)) not in problems)
+            _add_problems(problems, str(self.fields[name].label) if name in self.fields else "", messages)
         # What the dates need is needed to save as well.
         wanted = [*self.preview_needs(), *(still_needed or {})]
         missing.update(name for name in wanted if name in self.fields and self._is_empty(name))
+        # What the save would refuse in a field already typed (a retyped dose that differs) is a problem now.
+        for name, messages in (still_needed or {}).items():
+            if name in self.fields and not self._is_empty(name):
+                _add_problems(problems, str(self.fields[name].label), messages)
         labels = [str(field.label) for name, field in self.fields.items() if name in missing]
         return PreviewState(ready=ready, problems=problems, missing=labels)
 
@@ -244,6 +247,11 @@ class PreviewFormMixin(forms.BaseForm):
         field = self.fields[name]
         value = field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
         return value is False or value in field.empty_values
+
+
+def _add_problems(problems: list[tuple[str, str]], label: str, messages: Sequence[Any]) -> None:
+    """Each message once, with its field's label."""
+    problems.extend((label, str(message)) for message in messages if (label, str(message)) not in problems)
 
 
 PROGRAMMER_FIELDS = ["programmer_alarm_date", "programmer_reservoir_volume_ml", "programmer_daily_dose_mcg"]

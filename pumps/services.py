@@ -475,8 +475,19 @@ def _current_daily_dose(dose_changes: Sequence[DoseChange]) -> Decimal | None:
     return programs[-1].daily_dose_mcg if programs else None
 
 
-def dose_change_preview(*, pump: Pump, changed_on: datetime.date, program: ProgramDetails) -> DoseChangeDraft:
-    """What a dose change would do (daily dose, change %, new dates, problems); saves nothing."""
+def dose_change_preview(
+    *,
+    pump: Pump,
+    changed_on: datetime.date,
+    program: ProgramDetails,
+    retyped_daily_dose_mcg: Decimal | None = None,
+    require_retyped_dose: bool = False,
+) -> DoseChangeDraft:
+    """What a dose change would do (daily dose, change %, new dates, problems); saves nothing.
+
+    ``require_retyped_dose`` as for ``dose_change_record`` (the page's hard stop): the
+    retyped dose is then among what the save still needs until it matches.
+    """
     pump = _as_the_save_reads(pump)
     refills, dose_changes = _records(pump)
     if explanted := _not_explanted(pump, "changed_on"):
@@ -497,8 +508,19 @@ def dose_change_preview(*, pump: Pump, changed_on: datetime.date, program: Progr
         at_save = _dose_change_draft(
             pump, refills, dose_changes, changed_on=changed_on, program=program, reference=reference, project=False
         )
+        if require_retyped_dose:  # the hard stop is known from the projected draft
+            _merge(at_save.errors, _retyped_dose_errors(draft, retyped_daily_dose_mcg))
         draft.still_needed = _added_errors(at_save.errors, draft.errors)
     return draft
+
+
+def _retyped_dose_errors(draft: DoseChangeDraft, retyped_daily_dose_mcg: Decimal | None) -> Errors:
+    """The page's hard stop: a change above ``CLINIC["DOSE_CHANGE_HARD_PERCENT"]`` needs the new dose typed twice."""
+    dose = draft.dose_change.daily_dose_mcg
+    if not draft.hard_stop or dose is None or retyped_daily_dose_mcg == dose:
+        return {}
+    message = RETYPE_DOSE_MESSAGE.format(percent=f"{dose_change_hard_percent():f}", dose=f"{dose.normalize():f}")
+    return {"retyped_daily_dose_mcg": [message]}
 
 
 def _added_errors(strict: Errors, lenient: Errors) -> Errors:
@@ -564,10 +586,8 @@ def dose_change_record(
         reference=_dose_reference(locked.patient_id, dose_changes, changed_on),
         require_programmer=at_the_pump,
     )
-    if require_retyped_dose and draft.hard_stop and retyped_daily_dose_mcg != draft.dose_change.daily_dose_mcg:
-        dose = draft.dose_change.daily_dose_mcg
-        message = RETYPE_DOSE_MESSAGE.format(percent=f"{dose_change_hard_percent():f}", dose=f"{dose.normalize():f}")
-        _merge(draft.errors, {"retyped_daily_dose_mcg": [message]})
+    if require_retyped_dose:
+        _merge(draft.errors, _retyped_dose_errors(draft, retyped_daily_dose_mcg))
     _raise_if(draft.errors)
     if at_the_pump and draft.check is not None:
         # The thresholds that ask for a confirmation reason ask for a colleague's check too.

@@ -462,7 +462,13 @@ def dose_change_preview(request: HttpRequest, pump_pk: int) -> HttpResponse:
     draft = None
     if form.preview_ready():  # the model's clean computes a flex program's daily dose
         program = form.program_details()
-        draft = services.dose_change_preview(pump=pump, changed_on=form.cleaned_data["changed_on"], program=program)
+        draft = services.dose_change_preview(
+            pump=pump,
+            changed_on=form.cleaned_data["changed_on"],
+            program=program,
+            retyped_daily_dose_mcg=form.cleaned_data.get("retyped_daily_dose_mcg"),
+            require_retyped_dose=True,  # the page's hard stop, as its save
+        )
     return render(request, "pumps/partials/dose_preview.html", _preview_context(pump, form, draft))
 
 

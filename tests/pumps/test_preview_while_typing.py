@@ -91,8 +91,27 @@ def test_the_dose_preview_shows_the_dates_and_what_is_still_needed(client_as, su
     data = dose_form(reason="", tone_notes="", next_visit_on="", retyped_daily_dose_mcg="")
     html = client_as(nurse).post(url, data).content.decode()
     assert text_of(html, "preview-alarm-date") == "2024-05-11"
-    assert missing_of(html) == ["Confirmation reason"]
+    assert missing_of(html) == ["Confirmation reason", "Type the new dose again (mcg/day)"]
     assert 'data-testid="preview-errors"' not in html
+
+
+def test_the_dose_preview_lists_the_retyped_dose_as_still_needed_above_the_hard_stop(client_as, surgeon, nurse):
+    pump = PumpFactory(by=surgeon)
+    client = client_as(nurse)
+    url = reverse("pumps:dose_change_preview", args=[pump.pk])
+    # 500 → 1000 mcg/day (+100 %): above the hard stop, so the page's save asks for the dose twice.
+    typed_once = dose_form(daily_dose_mcg="1000", confirmation_reason="Agreed at MDT", retyped_daily_dose_mcg="")
+    html = client.post(url, typed_once).content.decode()
+    assert 'data-testid="hard-stop"' in html
+    assert missing_of(html) == ["Type the new dose again (mcg/day)"]
+    mistyped = client.post(url, {**typed_once, "retyped_daily_dose_mcg": "100"}).content.decode()
+    # Typed, but not the same dose: shown as a problem with the field, not as missing.
+    assert "retype the new dose (1000 mcg/day)" in errors_of(mistyped)
+    retyped = client.post(url, {**typed_once, "retyped_daily_dose_mcg": "1000"}).content.decode()
+    assert 'data-testid="preview-missing"' not in retyped
+    # Below the hard stop nothing is retyped: 500 → 700 mcg/day (+40 %).
+    small = dose_form(daily_dose_mcg="700", confirmation_reason="Severe spasms at night", retyped_daily_dose_mcg="")
+    assert 'data-testid="preview-missing"' not in client.post(url, small).content.decode()
 
 
 def test_the_dose_preview_shows_a_bad_dose_then_clears_it(client_as, surgeon, nurse):
