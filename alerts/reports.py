@@ -247,32 +247,18 @@ def overdue_refills(
 
 
 def overdue_refills_pages(
-    *,
-    as_of: datetime.date,
-    nurse_id: int | None = None,
-    diagnosis: str = "",
-    status: str = "",
-    booked: str = "",
-    today: datetime.date | None = None,
+    *, as_of: datetime.date, today: datetime.date | None = None, **filters: Any
 ) -> list[Row] | PagedRows:
-    """``overdue_refills`` for the report's page, without the caregivers' phones: as of today,
-    read a page at a time (``PagedRows``); as of a past date, every row."""
+    """``overdue_refills`` for the report's page (``filters``: its ``nurse_id``, ``diagnosis``,
+    ``status`` and ``booked``), without the caregivers' phones: as of today, read a page at a
+    time (``PagedRows``); as of a past date, every row."""
     if _may_have_changed_since(as_of, today):
-        return overdue_refills(
-            as_of=as_of,
-            nurse_id=nurse_id,
-            diagnosis=diagnosis,
-            status=status,
-            booked=booked,
-            today=today,
-            caregiver_phones=False,
-        )
-    stored = _overdue_stored(as_of=as_of, nurse_id=nurse_id, diagnosis=diagnosis, status=status, booked=booked)
-    return PagedRows(stored, functools.partial(_overdue_row, as_of=as_of))
+        return overdue_refills(as_of=as_of, today=today, caregiver_phones=False, **filters)
+    return PagedRows(_overdue_stored(as_of=as_of, **filters), functools.partial(_overdue_row, as_of=as_of))
 
 
 def _overdue_stored(
-    *, as_of: datetime.date, nurse_id: int | None, diagnosis: str, status: str, booked: str
+    *, as_of: datetime.date, nurse_id: int | None = None, diagnosis: str = "", status: str = "", booked: str = ""
 ) -> QuerySet[Pump, tuple[Any, ...]]:
     """The report's rows from the pumps' stored columns, in the report's order (``overdue_refills`` 1 and 2)."""
     pumps = _filtered(Pump.objects.watched().filter(implanted_on__lte=as_of), nurse_id, diagnosis)
