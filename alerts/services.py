@@ -222,7 +222,7 @@ def scan_queries(as_of: datetime.date) -> ScanQueries:
 
 
 def alerts_wanted(
-    *, as_of: datetime.date, pumps: PumpRange = ALL_PUMPS, queries: ScanQueries | None = None
+    *, as_of: datetime.date, pumps: PumpRange | None = None, queries: ScanQueries | None = None
 ) -> dict[AlertKey, WantedAlert]:
     """The alerts that should be open on ``as_of``, keyed by (pump id, kind). Two queries.
 
@@ -234,8 +234,12 @@ def alerts_wanted(
     2. Each watched pump's latest refill (not voided), when its delivery check was
        flagged (or not assessable): a ``delivery_deviation``. A later refill within
        range answers it.
+
+    ``pumps``: an id range (every pump when None); ``queries``: the scan's reads, compiled
+    once for all its chunks (``scan_queries``; compiled here when not given).
     """
     queries = queries or scan_queries(as_of)
+    pumps = pumps or ALL_PUMPS
     thresholds = _thresholds()
     sources = row_sources()
     wanted: dict[AlertKey, WantedAlert] = {}

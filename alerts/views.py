@@ -239,6 +239,7 @@ def _report_context(
     page = Paginator(rows, REPORT_ROWS_PER_PAGE).get_page(request.GET.get("page")) if paginate else None
     shown = list(page.object_list if page is not None else rows)
     return {
+        "rows": rows,  # every row (read when iterated), for whoever reads the context
         "total": page.paginator.count if page is not None else len(shown),
         "page": page,
         "columns": [label for label, _ in columns],

@@ -164,7 +164,7 @@ def test_a_report_page_with_dates_in_range_is_unchanged(client_as, nurse, surgeo
     PumpFactory(patient=PatientFactory(assigned_nurse=nurse), by=surgeon)  # battery ends 2031-01-15
     response = client_as(nurse).get(reverse("reports:battery"), {"as_of": "2030-12-01", "within_days": "180"})
     assert response.status_code == 200
-    assert [row["days_left"] for row, _cells in response.context["table"]] == [45]
+    assert [row["days_left"] for row in response.context["rows"]] == [45]
 
 
 def test_parse_date_param_names_the_field_and_accepts_the_range_inclusive():
