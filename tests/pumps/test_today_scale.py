@@ -157,3 +157,27 @@ def test_the_sections_show_their_counts_by_status(client_as, nurse):
     assert re.findall(r'">([A-Za-z ]+)</span> (\d+)</li>', refill_counts) == [("Overdue", "2"), ("This week", "1")]
     visit_counts = html.split('data-testid="counts-visits"')[1].split("</ul>")[0]
     assert re.findall(r'">([A-Za-z ]+)</span> (\d+)</li>', visit_counts) == [("Today", "1")]
+
+
+def test_paging_each_section_walks_the_same_rows_as_one_long_page_with_pumps_in_two_sections(nurse):
+    """Walking refills and visits five at a time, both at once, gives each whole section in
+    order, and a pump due for a refill and a visit is on both."""
+    add_due(7, nurse=nurse, due_in_days=-2, visit_in_days=-1)  # overdue, visit missed
+    add_due(6, nurse=nurse, due_in_days=0, visit_in_days=3)  # due today, visit this week
+    add_due(4, nurse=nurse, due_in_days=4, visit_in_days=None)  # this week, no visit
+    add_due(3, nurse=nurse, due_in_days=30, visit_in_days=0)  # a visit only
+    bulk_pumps(2, nurse=nurse, refill_due_on=None, alarm_date=None)  # no projection
+    today = clinic_today()
+    whole = nurse_worklist(today=today, nurse_id=nurse.pk, page_size=100)
+    expected = {section.key: [item.pump.pk for item in section.rows] for section in whole.sections}
+    assert {key: len(pks) for key, pks in expected.items()} == {"no_projection": 2, "refills": 17, "visits": 16}
+    assert set(expected["refills"]) & set(expected["visits"])  # pumps in both sections
+    walked: dict[str, list[int]] = {key: [] for key in expected}
+    for number in range(1, 5):
+        page = nurse_worklist(today=today, nurse_id=nurse.pk, page_size=5, pages=dict.fromkeys(expected, number))
+        for section in page.sections:
+            if section.number == number:  # past its last page a section shows its last page again
+                walked[section.key] += [item.pump.pk for item in section.rows]
+    assert walked == expected
+    statuses = [item.status for item in whole.refill_section.rows]
+    assert statuses == sorted(statuses, key=["past_alarm", "overdue", "today", "this_week"].index)
