@@ -239,6 +239,8 @@ def alerts_wanted(
     once for all its chunks (``scan_queries``; compiled here when not given).
     """
     queries = queries or scan_queries(as_of)
+    if queries.as_of != as_of:  # their SQL holds the thresholds' dates for that day
+        raise ValueError(f"The scan's reads were compiled for {queries.as_of}, not {as_of}.")
     pumps = pumps or ALL_PUMPS
     thresholds = _thresholds()
     sources = row_sources()

@@ -54,3 +54,15 @@ def test_a_query_that_already_holds_a_sentinel_value_is_refused():
 
     with pytest.raises(ValueError, match="sentinel"):
         RangeQuery.compile(Pump.objects.filter(pk=range_query._LOWER_SENTINEL).values("pk"), field="pk")
+
+
+@pytest.mark.django_db
+def test_the_scans_reads_are_for_the_day_they_were_compiled_for():
+    import datetime as dt
+
+    from alerts.services import alerts_wanted, scan_queries
+
+    queries = scan_queries(dt.date(2024, 6, 10))
+    with pytest.raises(ValueError, match="compiled for 2024-06-10"):
+        alerts_wanted(as_of=dt.date(2024, 6, 11), queries=queries)
+    assert alerts_wanted(as_of=dt.date(2024, 6, 10), queries=queries) == {}
