@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from alerts.bulk_writes import insert_rows
 from alerts.models import Alert, AlertQuerySet, Notification, NotificationChannel, NotificationKind, NotificationStatus
+from spasticity.id_lists import ids_in
 from spasticity.roles import Role
 from spasticity.sms import send_sms
 
@@ -117,7 +118,7 @@ def immediate_queue_many(alert_ids: list[int], *, as_of: datetime.date) -> list[
     then stands: rendering a template per email here cost a third of a first scan that
     raises thousands at once, and the sending reads the alert anyway.
     """
-    alerts = Alert.objects.filter(pk__in=alert_ids).values_list(
+    alerts = Alert.objects.filter(pk__in=ids_in(alert_ids)).values_list(
         "pk",
         "patient__mrn",
         "pump__serial_number",

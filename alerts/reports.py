@@ -45,6 +45,7 @@ from pumps.projection import (
     pumps_emptied_after,
 )
 from spasticity.clinic import dosing_settings
+from spasticity.id_lists import ids_in
 
 __all__ = ["NO_PROJECTION", "OVERDUE", "OVERDUE_STATUSES", "PAST_ALARM"]
 
@@ -285,7 +286,7 @@ def _add_caregiver_phones(rows: list[Row]) -> None:
     phones: dict[int, list[str]] = {}
     caregivers = (
         Caregiver.objects.active()
-        .filter(patient_id__in={row["patient"] for row in rows})
+        .filter(patient_id__in=ids_in(row["patient"] for row in rows))
         .order_by("patient_id", "-is_legal_guardian", "name", "pk")
         .values_list("patient_id", "name", "relationship", "phone")
     )
