@@ -301,7 +301,9 @@ def battery_end_of_life(request: HttpRequest, variant: str = "page") -> HttpResp
     if variant == "csv":
         return _csv_response(
             request,
-            reports.csv_lines(reports.battery_end_of_life(**filters, today=today), reports.BATTERY_COLUMNS),
+            reports.csv_value_lines(
+                reports.battery_csv_values(**filters, today=today), [label for label, _key in reports.BATTERY_COLUMNS]
+            ),
             f"battery-end-of-life-{filters['as_of']:%Y-%m-%d}.csv",
         )
     context = {"form": form, "filters": filters}

@@ -152,3 +152,19 @@ def test_as_of_a_past_date_a_report_page_gets_every_row_merged(nurse):
     today = clinic_today()
     rows = reports.overdue_refills_pages(as_of=today - dt.timedelta(days=1), today=today)
     assert isinstance(rows, list) and len(rows) == 3
+
+
+def test_the_battery_csv_cells_are_the_reports_rows_as_of_today_and_a_past_date(nurse, client_as, doctor):
+    today = clinic_today()
+    bulk_pumps(4, nurse=nurse, battery_end_of_service_on=today + dt.timedelta(days=30))
+    bulk_pumps(2, nurse=nurse, battery_end_of_service_on=today - dt.timedelta(days=3))  # already past: days left < 0
+    keys = [key for _label, key in reports.BATTERY_COLUMNS]
+    for as_of in (today, today - dt.timedelta(days=10)):
+        rows = reports.battery_end_of_life(as_of=as_of, today=today)
+        cells = [tuple(row[key] for key in keys) for row in rows]
+        assert list(reports.battery_csv_values(as_of=as_of, today=today)) == cells
+        assert len(cells) == 6 and min(cell[-1] for cell in cells) == (-3 if as_of == today else 7)
+    download = client_as(doctor).get(reverse("reports:battery_csv")).getvalue().decode()
+    rows = reports.battery_end_of_life(as_of=today, today=today)
+    expected = "".join(reports.csv_lines(rows, reports.BATTERY_COLUMNS))
+    assert download == expected and download.count("\n") == 7
