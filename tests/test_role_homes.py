@@ -18,6 +18,7 @@ from patients.models import PathwayStage
 from patients.services import patient_refresh_stage
 from pumps.models import Pump
 from pumps.services import FillDetails, ProgramDetails, SurgeryDetails, pump_implant
+from spasticity.audit import void_record
 from spasticity.home_views import HOME_PAGE_SIZE
 from spasticity.roles import Role
 from spasticity.timeutil import clinic_today
@@ -193,9 +194,14 @@ def test_the_doctor_sees_unsigned_trials_to_sign_with_their_suggested_outcome(cl
     signed = scored_trial(PatientFactory(family_name="Lindqvist"))
     trial_sign_off(signed, by=doctor, outcome="positive", note="Clear drop in tone", today=today)
     planned = TrialFactory(performed_on=today + dt.timedelta(days=3))  # not done yet: nothing to sign
+    booked_today = TrialFactory(performed_on=today)  # today's, not scored yet: not done either
+    voided_scores = scored_trial()
+    for score in voided_scores.assessments.all():
+        void_record(score, by=doctor, reason="Entered on the wrong trial")
 
     html = html_of(client_as(doctor))
     to_sign = block(html, "trials-to-sign")
+    assert f'data-trial="{booked_today.pk}"' not in to_sign and f'data-trial="{voided_scores.pk}"' not in to_sign
     assert "OKAFOR" in to_sign.upper() and f'data-testid="sign-trial-{unsigned.pk}"' in to_sign
     assert f'data-testid="suggested-{unsigned.pk}">positive<' in to_sign
     assert f'data-trial="{signed.pk}"' not in to_sign and f'data-trial="{planned.pk}"' not in to_sign
@@ -230,7 +236,7 @@ def test_the_doctor_sees_the_patients_awaiting_a_decision(client_as, doctor):
 
 def test_a_home_list_shows_one_page_and_pages_on_its_own(client_as, doctor):
     today = clinic_today()
-    trials = [TrialFactory(performed_on=today - dt.timedelta(days=30 - n)) for n in range(HOME_PAGE_SIZE + 1)]
+    trials = [scored_trial(performed_on=today - dt.timedelta(days=30 - n)) for n in range(HOME_PAGE_SIZE + 1)]
     client = client_as(doctor)
     first = block(html_of(client), "trials-to-sign")
     assert len(re.findall(r'data-trial="\d+"', first)) == HOME_PAGE_SIZE

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from patients.models import Patient
@@ -367,18 +367,25 @@ def goal_attainment_series(goals: Sequence[Goal]) -> list[tuple[date, Decimal]]:
 GOAL_REVIEW_INTERVAL_DAYS = 90
 
 
+def _has_active_scores() -> Exists:
+    """The trial has tone scores that are not voided: in SQL, what ``trial_facts`` calls performed
+    for an unsigned trial (``bool(trial.active_assessments)``)."""
+    return Exists(ToneAssessment.objects.active().filter(trial=OuterRef("pk")))
+
+
 def trials_to_sign(*, today: date, page: int = 1, page_size: int = GROUP_PAGE_SIZE) -> GroupPage[Trial]:
-    """Trials done (dated today or before) with no signed outcome, oldest first: the rehab
-    doctor's signatures to give. Each row's ``response.suggested_outcome`` reads the prefetched
-    scores, so the page is three queries (count, rows, scores) however many rows."""
+    """Trials done (dated today or before, with scores) and no signed outcome, oldest first: the
+    rehab doctor's signatures to give. A trial booked for today and not yet scored is not done
+    (``trial_facts``), so it is not listed. Each row's ``response.suggested_outcome`` reads the
+    prefetched scores, so the page is three queries (count, rows, scores) however many rows."""
     trials = (
         Trial.objects.active()
-        .filter(outcome="", performed_on__lte=today, patient__voided_at__isnull=True)
+        .filter(_has_active_scores(), outcome="", performed_on__lte=today, patient__voided_at__isnull=True)
         .select_related("patient")
         .prefetch_related(_active_scores())
         .order_by("performed_on", "planned_start_time", "pk")
     )
-    return queryset_page(trials, key="to_sign", label="Trials waiting for my signature", page=page, size=page_size)
+    return queryset_page(trials, key="to_sign", label="Trials awaiting a signature", page=page, size=page_size)
 
 
 def trials_of_the_day(
