@@ -25,6 +25,7 @@ from pumps.models import Pump
 from spasticity.access import holds_role
 from spasticity.audit import StaleEditError
 from spasticity.lists import WHO_CHOICES, page_numbers, whose
+from spasticity.params import whole_number
 from spasticity.roles import PERMS, Role, roles_of
 from spasticity.timeutil import clinic_today
 from spasticity.views import AuditedCreateView, AuditedUpdateView
@@ -94,9 +95,9 @@ class AppointmentCreateView(AppointmentFormMixin, AuditedCreateView):
         pump_id = self.request.GET.get("pump", "")
         if not pump_id:
             return None
-        if not pump_id.isdigit():
+        if (pk := whole_number(pump_id)) is None:
             raise Http404("No such pump.")
-        return get_object_or_404(Pump.objects.select_related("patient"), pk=int(pump_id))
+        return get_object_or_404(Pump.objects.select_related("patient"), pk=pk)
 
     def get_patient(self) -> Patient:
         if not hasattr(self, "_patient"):
@@ -104,8 +105,8 @@ class AppointmentCreateView(AppointmentFormMixin, AuditedCreateView):
             patient_id = self.request.GET.get("patient", "")
             if pump is not None:
                 self._patient = pump.patient
-            elif patient_id.isdigit():
-                self._patient = get_object_or_404(Patient, pk=int(patient_id))
+            elif (pk := whole_number(patient_id)) is not None:
+                self._patient = get_object_or_404(Patient, pk=pk)
             else:
                 raise Http404("No such patient.")
         return self._patient

@@ -73,6 +73,7 @@ from spasticity.access import permission_granted_by, require_permission, staff_w
 from spasticity.audit import change_reasons_from
 from spasticity.clinic import dosing_settings
 from spasticity.integrity import integrity_validation_error
+from spasticity.params import whole_number
 from spasticity.roles import PERMS, Role
 
 # What the services call a field, as the sheet's column that holds the value.
@@ -446,8 +447,8 @@ class _Cells:
         if not value:
             return None
         level = _ROMAN_GMFCS.get(value.upper())
-        if level is None and value.isdigit():
-            level = int(value)
+        if level is None:
+            level = whole_number(value)
         if level is None or not 1 <= level <= 5:
             self.fail(column, f"{value!r} is not a GMFCS level: use 1 to 5 (or I to V).")
             return None

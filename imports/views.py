@@ -20,6 +20,7 @@ from imports.models import ImportRun
 from imports.parsing import template_csv
 from imports.runs import import_run_create, import_run_progress
 from imports.services import errors_csv_rows, reconciliation_csv_rows
+from spasticity.params import whole_number
 from spasticity.roles import PERMS
 
 
@@ -42,9 +43,9 @@ def _run_of(request: HttpRequest) -> ImportRun | None:
     wanted = request.GET.get("run", "")
     if not wanted:
         return runs.first()
-    if not wanted.isdigit():
+    if (pk := whole_number(wanted)) is None:
         raise Http404("No such import run.")
-    run = runs.filter(pk=int(wanted)).first()
+    run = runs.filter(pk=pk).first()
     if run is None:
         raise Http404("No such import run.")
     return run

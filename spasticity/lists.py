@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from spasticity.params import whole_number
+
 MINE = "mine"
 UNASSIGNED = "unassigned"
 ALL = "all"
@@ -63,8 +65,8 @@ def page_numbers(query: Mapping[str, str], keys: list[str]) -> dict[str, int]:
     """Each group's requested page (``?page_<key>=N``), 1 when absent or not a page number."""
     pages = {}
     for key in keys:
-        value = query.get(page_param(key), "")
-        pages[key] = int(value) if value.isdigit() and 1 <= int(value) <= MAX_PAGE else 1
+        number = whole_number(query.get(page_param(key), ""))
+        pages[key] = number if number is not None and 1 <= number <= MAX_PAGE else 1
     return pages
 
 

@@ -33,6 +33,14 @@ BOUNDED_DATE_SCHEMA = {
     "pattern": r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$",
 }
 _DAYS = re.compile(r"[0-9]{1,5}")
+# A whole number typed by hand (an id, a page): ASCII digits only. str.isdigit() also takes
+# "²" or "١", which int() refuses (a 500) or reads as another number.
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as a non-negative whole number when it is one in ASCII digits (up to 18), else None."""
+    return int(text) if _WHOLE_NUMBER.fullmatch(text) else None
 
 
 def bounded_date(value: str) -> dt.date:

@@ -190,3 +190,34 @@ def test_a_trial_day_outside_1900_to_2200_is_a_400_page_not_a_500(client_as, nur
 def test_the_trial_day_list_takes_the_last_day_allowed(client_as, nurse):
     response = client_as(nurse).get(reverse("trials:day_list"), {"on": "2200-12-31"})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("typed", ["²", "١٢", "12abc", "-1", "9" * 40])
+def test_an_id_typed_in_a_query_string_that_is_not_ascii_digits_is_a_404_never_a_500(client_as, nurse, typed):
+    """``str.isdigit()`` takes "²" and Arabic-Indic digits, which ``int()`` refuses or reads as
+    another number: ids and page numbers are read by ``spasticity.params.whole_number``."""
+    client = client_as(nurse)
+    for url in (
+        f"{reverse('appointments:create')}?pump={typed}",
+        f"{reverse('appointments:create')}?patient={typed}",
+        f"{reverse('imports:progress')}?run={typed}",
+    ):
+        assert client.get(url).status_code == 404, url
+    for url in (f"/?page_refills={typed}", f"{reverse('alerts:worklist')}?page_refills={typed}"):
+        assert client.get(url).status_code == 200, url  # a page number that is not one: the first page
+
+
+def test_whole_number_takes_ascii_digits_only():
+    from spasticity.params import whole_number
+
+    assert [whole_number(text) for text in ("0", "42", "007", "²", "١", "", " 4", "4.0", "9" * 19)] == [
+        0,
+        42,
+        7,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]

@@ -427,7 +427,15 @@ def test_each_home_keeps_its_query_count_whatever_the_rows(client_as, personas, 
 def test_a_home_shows_its_first_page_for_a_page_number_that_is_not_one(client_as, personas, role):
     """A hand-typed or stale ``?page_<list>=`` never breaks a home: it shows the first page, like the lists do."""
     client = client_as(personas[role])
-    for query in ("page_to_sign=abc", "page_to_sign=99999999999999999999999", "page_goals_due=-1", "who=<script>"):
+    queries = ("page_to_sign=abc", "page_to_sign=99999999999999999999999", "page_goals_due=-1", "page_refills=²")
+    for query in (*queries, "page_to_sign=%C2%B2", "page_refill_overdue=١", "who=<script>"):
         response = client.get("/?" + query)
         assert response.status_code == 200, query
         assert b"<script>" not in response.content.split(b"</head>", 1)[1].replace(b'<script src="', b"")
+
+
+def test_a_trial_with_no_drop_in_tone_shows_a_zero_reduction_not_a_dash(client_as, doctor):
+    """0 is a result (no response); "—" would read as not scored yet."""
+    flat = scored_trial(after="3")  # MAS 3 → 3
+    to_sign = block(html_of(client_as(doctor)), "trials-to-sign")
+    assert re.search(rf'data-testid="peak-reduction-{flat.pk}">0(\.0+)?<', to_sign), to_sign
