@@ -9,13 +9,9 @@ from django import template
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from spasticity.templatetags.clinic import tel_href
+
 register = template.Library()
-
-
-def tel_href(phone: str) -> str:
-    """A ``tel:`` address: the digits and a leading +, nothing a phone cannot dial."""
-    kept = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
-    return f"tel:{kept}"
 
 
 @register.simple_tag
@@ -25,12 +21,31 @@ def phone_links(phones: Mapping[int, Sequence[Any]] | None, patient_id: int) -> 
     caregivers = (phones or {}).get(patient_id, ())
     if not caregivers:
         return SafeString("")
-    links = format_html_join(
-        " ",
-        '<a class="btn btn-sm btn-outline-success py-0" href="{}" data-testid="call-{}" title="{} ({})">'
-        '<i class="bi bi-telephone" aria-hidden="true"></i><span class="visually-hidden">Call {} ({}):</span> {}</a>',
-        ((tel_href(c.phone), c.pk, c.name, c.relationship, c.name, c.relationship, c.phone) for c in caregivers),
-    )
+    links = format_html_join(" ", "{}", ((_phone_link(caregiver),) for caregiver in caregivers))
     return format_html(
         '<span class="d-inline-flex flex-wrap gap-1 ms-1" data-testid="phones-{}">{}</span>', patient_id, links
+    )
+
+
+def _phone_link(caregiver: Any) -> SafeString:
+    """One caregiver's number: a ``tel:`` button, or the number as typed when it cannot be dialled."""
+    href = tel_href(caregiver.phone)
+    if not href:
+        return format_html(
+            '<span class="small text-muted" data-testid="phone-{}" title="{} ({})">{}</span>',
+            caregiver.pk,
+            caregiver.name,
+            caregiver.relationship,
+            caregiver.phone,
+        )
+    return format_html(
+        '<a class="btn btn-sm btn-outline-success py-0" href="{}" data-testid="call-{}" title="{} ({})">'
+        '<i class="bi bi-telephone" aria-hidden="true"></i><span class="visually-hidden">Call {} ({}):</span> {}</a>',
+        href,
+        caregiver.pk,
+        caregiver.name,
+        caregiver.relationship,
+        caregiver.name,
+        caregiver.relationship,
+        caregiver.phone,
     )
