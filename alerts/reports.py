@@ -21,6 +21,7 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast, overload
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import CharField, F, IntegerField, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim, Upper
 
@@ -562,7 +563,8 @@ BATTERY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Days left", "days_left"),
 )
 # The CSV's cells but the last (days left, worked out per row) as picked from ``_battery_values``' tuple.
-assert BATTERY_COLUMNS[-1][1] == "days_left"
+if BATTERY_COLUMNS[-1][1] != "days_left":  # battery_csv_values appends it last
+    raise ImproperlyConfigured("BATTERY_COLUMNS must end with days_left")
 _BATTERY_CSV_READ = operator.itemgetter(*(_BATTERY_READ_KEYS.index(key) for _label, key in BATTERY_COLUMNS[:-1]))
 
 

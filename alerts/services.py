@@ -207,6 +207,7 @@ class ScanQueries:
     """
 
     as_of: datetime.date
+    thresholds: tuple[int, int]  # (due-soon days, battery warning days) the candidates' SQL was built with
     candidates: RangeQuery  # watched pumps that may need an alert, with the sources' values
     flagged_refills: RangeQuery  # each watched pump's latest refill, when its delivery check was flagged
     unresolved: RangeQuery  # the unresolved alerts, unlocked
@@ -215,6 +216,7 @@ class ScanQueries:
 def scan_queries(as_of: datetime.date) -> ScanQueries:
     return ScanQueries(
         as_of=as_of,
+        thresholds=_thresholds(),
         candidates=RangeQuery.compile(_candidate_pumps(as_of), field="pk"),
         flagged_refills=RangeQuery.compile(_latest_flagged_refills(), field="pump_id"),
         unresolved=RangeQuery.compile(_unresolved_alert_values(), field="pump_id"),
@@ -239,10 +241,14 @@ def alerts_wanted(
     once for all its chunks (``scan_queries``; compiled here when not given).
     """
     queries = queries or scan_queries(as_of)
-    if queries.as_of != as_of:  # their SQL holds the thresholds' dates for that day
-        raise ValueError(f"The scan's reads were compiled for {queries.as_of}, not {as_of}.")
+    # The SQL holds the thresholds' dates for that day: the rows must be judged by the same ones.
+    if queries.as_of != as_of or queries.thresholds != _thresholds():
+        raise ValueError(
+            f"The scan's reads were compiled for {queries.as_of} with thresholds {queries.thresholds}, "
+            f"not {as_of} with {_thresholds()}."
+        )
     pumps = pumps or ALL_PUMPS
-    thresholds = _thresholds()
+    thresholds = queries.thresholds
     sources = row_sources()
     wanted: dict[AlertKey, WantedAlert] = {}
     for row in queries.candidates.rows(*pumps):

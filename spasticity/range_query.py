@@ -43,6 +43,9 @@ class RangeQuery:
         query = bounded.query
         compiler = query.get_compiler(using=bounded.db)
         sql, params = compiler.as_sql()
+        if compiler.has_extra_select:
+            # Django trims ORDER BY columns added to the SELECT only in execute_sql, which rows() skips.
+            raise ValueError("RangeQuery: order only by selected columns (the query adds columns to sort by)")
         params = tuple(params)
         if params.count(_LOWER_SENTINEL) != 1 or params.count(_UPPER_SENTINEL) != 1:
             raise ValueError("RangeQuery: the sentinel bounds must each appear once among the parameters")

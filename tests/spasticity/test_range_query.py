@@ -66,3 +66,21 @@ def test_the_scans_reads_are_for_the_day_they_were_compiled_for():
     with pytest.raises(ValueError, match="compiled for 2024-06-10"):
         alerts_wanted(as_of=dt.date(2024, 6, 11), queries=queries)
     assert alerts_wanted(as_of=dt.date(2024, 6, 10), queries=queries) == {}
+
+
+@pytest.mark.django_db
+def test_the_scans_reads_are_for_the_thresholds_they_were_compiled_with(settings):
+    import datetime as dt
+
+    from alerts.services import alerts_wanted, scan_queries
+
+    queries = scan_queries(dt.date(2024, 6, 10))
+    settings.CLINIC = {**settings.CLINIC, "REFILL_DUE_SOON_DAYS": 30}
+    with pytest.raises(ValueError, match="thresholds"):
+        alerts_wanted(as_of=dt.date(2024, 6, 10), queries=queries)
+
+
+@pytest.mark.django_db
+def test_a_query_that_sorts_on_a_column_it_does_not_read_is_refused():
+    with pytest.raises(ValueError, match="order only by selected columns"):
+        RangeQuery.compile(Pump.objects.distinct().order_by("serial_number").values("pk"), field="pk")
