@@ -39,3 +39,12 @@ def test_an_indented_body_is_drfs_own():
 
 def test_nothing_renders_empty():
     assert FastJSONRenderer().render(None) == b""
+
+
+def test_line_separators_non_text_keys_and_huge_integers_are_written_as_drf_writes_them():
+    for data in (
+        {"note": "first\u2028second\u2029third"},
+        {1: "a key that is a number"},
+        {"count": 2**70},
+    ):
+        assert FastJSONRenderer().render(data) == JSONRenderer().render(data), data
