@@ -48,6 +48,7 @@ from pumps.projection import (
 )
 from spasticity.clinic import dosing_settings
 from spasticity.id_lists import ids_in
+from spasticity.lists import GROUP_PAGE_SIZE, GroupPage, queryset_page
 
 __all__ = ["NO_PROJECTION", "OVERDUE", "OVERDUE_STATUSES", "PAST_ALARM"]
 
@@ -515,8 +516,29 @@ def battery_csv_values(
 
 def _battery_stored(*, as_of: datetime.date, until: datetime.date) -> QuerySet[Pump, tuple[Any, ...]]:
     """The report's rows from the pumps' stored battery dates, soonest first (``battery_end_of_life`` 1)."""
+    return _battery_values(_battery_pumps(as_of=as_of, until=until))
+
+
+def _battery_pumps(*, as_of: datetime.date, until: datetime.date) -> QuerySet[Pump]:
+    """The battery report's pumps by their stored end of service, in its order: one rule for the
+    report and the neurosurgeon's home."""
     pumps = Pump.objects.watched().filter(implanted_on__lte=as_of, battery_end_of_service_on__lte=until)
-    return _battery_values(pumps.order_by("battery_end_of_service_on", "patient__family_name", "serial_number"))
+    return pumps.order_by("battery_end_of_service_on", "patient__family_name", "serial_number")
+
+
+def batteries_ending(
+    *, today: datetime.date, within_days: int, page: int = 1, page_size: int = GROUP_PAGE_SIZE
+) -> GroupPage[Pump]:
+    """One page of the battery report's pumps as of today, as pumps (the neurosurgeon's home:
+    the replacements to plan, soonest first). Two queries."""
+    pumps = _battery_pumps(as_of=today, until=today + datetime.timedelta(days=within_days))
+    pumps = pumps.select_related("patient", "model")
+    return queryset_page(pumps, key="replacements", label="Upcoming replacements", page=page, size=page_size)
+
+
+def overdue_refill_count(*, as_of: datetime.date) -> int:
+    """How many rows the overdue-refills report has as of today (``as_of``), in one count query."""
+    return _overdue_stored(as_of=as_of).count()
 
 
 def _battery_row(values: tuple[Any, ...], as_of: datetime.date) -> Row:

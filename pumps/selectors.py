@@ -599,21 +599,6 @@ def previous_fill(refill: Refill) -> Refill | None:
 # --- Role homes (spasticity.home_views) --------------------------------------------------------
 
 
-def batteries_ending(
-    *, today: datetime.date, within_days: int, page: int = 1, page_size: int = GROUP_PAGE_SIZE
-) -> GroupPage[Pump]:
-    """Watched pumps whose battery reaches end of service (the stored ``battery_end_of_service_on``)
-    within ``within_days`` of ``today``, or already has: the replacements to plan, soonest first.
-    Two queries."""
-    pumps = (
-        Pump.objects.watched()
-        .filter(battery_end_of_service_on__lte=today + datetime.timedelta(days=within_days))
-        .select_related("patient", "model")
-        .order_by("battery_end_of_service_on", "patient__family_name", "pk")
-    )
-    return queryset_page(pumps, key="replacements", label="Upcoming replacements", page=page, size=page_size)
-
-
 def recent_surgeries(
     *, today: datetime.date, days: int, page: int = 1, page_size: int = GROUP_PAGE_SIZE
 ) -> GroupPage[Surgery]:
@@ -626,10 +611,3 @@ def recent_surgeries(
         .order_by("-performed_on", "-pk")
     )
     return queryset_page(surgeries, key="surgeries", label="Recent surgeries", page=page, size=page_size)
-
-
-def overdue_refill_count(*, as_of: datetime.date) -> int:
-    """Watched pumps past their refill-due or alarm date, or with no projection, on ``as_of``:
-    the rows of the overdue-refills report (``alerts.overdue.overdue_status_sql``). One query."""
-    pumps = Pump.objects.watched().filter(implanted_on__lte=as_of)
-    return pumps.annotate(refill_status=overdue_status_sql(as_of=as_of)).filter(refill_status__isnull=False).count()

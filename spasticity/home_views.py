@@ -17,11 +17,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from alerts.reports import batteries_ending, overdue_refill_count
 from alerts.views import worklist_context
 from appointments.selectors import refill_not_booked_pumps
 from patients.models import PathwayStage
 from patients.selectors import caregivers_by_patient, patients_at_stage, referrals_waiting
-from pumps.selectors import batteries_ending, overdue_refill_count, recent_surgeries
+from pumps.selectors import recent_surgeries
 from spasticity.lists import page_numbers
 from spasticity.roles import Role, roles_of
 from spasticity.timeutil import clinic_today

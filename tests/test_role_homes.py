@@ -372,6 +372,8 @@ def test_the_administrator_sees_referrals_waiting_and_the_counts_of_unbooked_and
     assert f'data-referral="{waiting.pk}"' in referrals and f'data-referral="{accepted.pk}"' not in referrals
     overdue = block(html, "overdue-count")
     assert '<div class="display-6">1</div>' in overdue and reverse("reports:overdue_refills") in overdue
+    report = client_as(administrator).get(reverse("reports:overdue_refills"))
+    assert report.context["total"] == 1  # the count is the report's own
     not_booked = block(html, "not-booked-count")
     assert '<div class="display-6">1</div>' in not_booked and reverse("appointments:not_booked") in not_booked
     reports = block(html, "admin-reports")
