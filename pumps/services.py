@@ -284,20 +284,24 @@ def _check_status(changes_enough: bool) -> str:
     return CheckStatus.NOT_REQUIRED
 
 
-def _programmer_errors(
+def _programmer_missing(details: ProgramDetails | FillDetails, *, required: bool) -> Errors:
+    """The programmer's numbers not given, when the clinic requires them (``REQUIRE_PROGRAMMER_CHECK``).
+
+    Checked whether or not the draft projects, so a preview can list them as still needed."""
+    if not (required and django_settings.CLINIC.get("REQUIRE_PROGRAMMER_CHECK", False)):
+        return {}
+    return {name: [message] for name, message in PROGRAMMER_REQUIRED.items() if getattr(details, name) is None}
+
+
+def _programmer_mismatches(
     details: ProgramDetails | FillDetails,
     *,
-    required: bool,
     alarm_date: datetime.date | None,
     reservoir_volume_ml: Decimal | None,
     daily_dose_mcg: Decimal | None,
 ) -> Errors:
-    """The programmer's numbers: required when the clinic says so, and within tolerance of ours when given."""
+    """The programmer's numbers, when given, within tolerance of ours."""
     errors: Errors = {}
-    if required and django_settings.CLINIC.get("REQUIRE_PROGRAMMER_CHECK", False):
-        for name, message in PROGRAMMER_REQUIRED.items():
-            if getattr(details, name) is None:
-                errors[name] = [message]
     reading = dosing.ProgrammerReading(
         alarm_date=details.programmer_alarm_date,
         reservoir_volume_ml=details.programmer_reservoir_volume_ml,
@@ -424,8 +428,11 @@ def _dose_change_draft(
     current = reference.current_daily_dose_mcg
     fills = active_refills(refills)
     concentration = fills[-1].concentration_mcg_per_ml if fills else None
+    programmer_missing = _programmer_missing(program, required=require_programmer)
     if errors or dose_change.daily_dose_mcg is None:
+        _merge(errors, programmer_missing)
         return DoseChangeDraft(dose_change, current, None, errors, concentration)
+    _merge(errors, programmer_missing)
     settings = dosing_settings()
     check = dosing.dose_change_check(
         current,
@@ -441,9 +448,8 @@ def _dose_change_draft(
     if project:
         state = pump_state(pump, refills, [*dose_changes, dose_change], settings)
         dose_change.alarm_date, dose_change.refill_due_on = state.alarm_date, state.refill_due_on
-        programmer = _programmer_errors(
+        programmer = _programmer_mismatches(
             program,
-            required=require_programmer,
             alarm_date=state.alarm_date,
             reservoir_volume_ml=_volume_left_ml(pump, refills, [*dose_changes, dose_change], changed_on),
             daily_dose_mcg=dose_change.daily_dose_mcg,
@@ -503,14 +509,21 @@ def dose_change_preview(
         # The preview shows the confirmation need as a warning, not as an error.
         require_confirmation=False,
     )
-    if not draft.errors:
-        # The same checks as the save, without the projection: what they add is still needed.
-        at_save = _dose_change_draft(
-            pump, refills, dose_changes, changed_on=changed_on, program=program, reference=reference, project=False
-        )
-        if require_retyped_dose:  # the hard stop is known from the projected draft
-            _merge(at_save.errors, _retyped_dose_errors(draft, retyped_daily_dose_mcg))
-        draft.still_needed = _added_errors(at_save.errors, draft.errors)
+    # The same checks as the page's save (at the pump), without the projection: what they add is
+    # still needed. Listed even while another field is wrong, so nothing comes as a surprise at Save.
+    at_save = _dose_change_draft(
+        pump,
+        refills,
+        dose_changes,
+        changed_on=changed_on,
+        program=program,
+        reference=reference,
+        project=False,
+        require_programmer=True,
+    )
+    if require_retyped_dose:  # the hard stop is known from the projected draft
+        _merge(at_save.errors, _retyped_dose_errors(draft, retyped_daily_dose_mcg))
+    draft.still_needed = _added_errors(at_save.errors, draft.errors)
     return draft
 
 
@@ -708,8 +721,11 @@ def _refill_draft(
         _merge(errors, {"refilled_on": [_backdated_message("refill", previous.refilled_on)]})
     if previous and fill.aspirated_volume_ml is None:
         _merge(errors, {"aspirated_volume_ml": ["Enter the volume aspirated from the reservoir (0 if it was empty)."]})
+    programmer_missing = _programmer_missing(fill, required=require_programmer)
     if errors or not project:
+        _merge(errors, programmer_missing)
         return RefillDraft(refill, previous, None, errors, current_dose_mcg)
+    _merge(errors, programmer_missing)
     settings = dosing_settings()
     delivery = None
     # Emptied since the previous fill (for an MRI): its residual says nothing about delivery.
@@ -724,9 +740,8 @@ def _refill_draft(
         refill.delivery_flag = delivery.delivery_flag
     state = pump_state(pump, [*refills, refill], dose_changes, settings)
     refill.alarm_date, refill.refill_due_on = state.alarm_date, state.refill_due_on
-    programmer = _programmer_errors(
+    programmer = _programmer_mismatches(
         fill,
-        required=require_programmer,
         alarm_date=state.alarm_date,
         reservoir_volume_ml=fill.volume_added_ml,
         daily_dose_mcg=current_dose_mcg,
@@ -801,8 +816,10 @@ def refill_preview(*, pump: Pump, refilled_on: datetime.date, fill: FillDetails)
     # The lot number is copied from the vial last: the dates do not wait for it.
     typing = replace(fill, lot_number=fill.lot_number or "not yet entered")
     draft = _refill_draft(pump, refills, dose_changes, refilled_on=refilled_on, fill=typing, require_port_access=False)
-    # The same checks as the save, without the projection: what they add is still needed.
-    at_save = _refill_draft(pump, refills, dose_changes, refilled_on=refilled_on, fill=fill, project=False)
+    # The same checks as the page's save (at the pump), without the projection: what they add is still needed.
+    at_save = _refill_draft(
+        pump, refills, dose_changes, refilled_on=refilled_on, fill=fill, project=False, require_programmer=True
+    )
     draft.still_needed = _added_errors(at_save.errors, draft.errors)
     return draft
 

@@ -149,3 +149,39 @@ def test_the_refill_preview_service_projects_and_names_what_the_save_still_asks_
         "observation_minutes",
         "observation_signs",
     }
+
+
+PROGRAMMER_LABELS = {"Alarm date on the programmer", "Reservoir volume on the programmer", "Daily dose on the programmer"}
+
+
+def test_when_the_clinic_requires_the_programmers_numbers_both_previews_list_them_as_the_saves_ask(
+    client_as, surgeon, nurse, settings
+):
+    """What Save asks for is what the preview lists: with ``REQUIRE_PROGRAMMER_CHECK`` the
+    programmer's three numbers are still needed on both pages until typed."""
+    settings.CLINIC = {**settings.CLINIC, "REQUIRE_PROGRAMMER_CHECK": True}
+    pump = PumpFactory(by=surgeon)
+    client = client_as(nurse)
+    refill = client.post(reverse("pumps:refill_preview", args=[pump.pk]), REFILL_SO_FAR).content.decode()
+    dose = client.post(reverse("pumps:dose_change_preview", args=[pump.pk]), dose_form(daily_dose_mcg="520"))
+    for html in (refill, dose.content.decode()):
+        labels = {label.split(" (")[0] for label in missing_of(html)}
+        assert PROGRAMMER_LABELS <= labels, missing_of(html)
+    saved = client.post(reverse("pumps:dose_change_create", args=[pump.pk]), dose_form(daily_dose_mcg="520"))
+    assert saved.status_code == 200 and set(saved.context["form"].errors) >= {
+        "programmer_alarm_date",
+        "programmer_reservoir_volume_ml",
+        "programmer_daily_dose_mcg",
+    }
+
+
+def test_the_dose_preview_lists_what_is_still_needed_even_while_another_field_is_wrong(client_as, surgeon, nurse):
+    pump = PumpFactory(by=surgeon)
+    url = reverse("pumps:dose_change_preview", args=[pump.pk])
+    # 500 → 1000 mcg/day (+100 %) with a confirmation reason too short to count: a problem shown,
+    # and the retyped dose the save will also ask for listed beside it.
+    html = client_as(nurse).post(
+        url, dose_form(daily_dose_mcg="1000", confirmation_reason="ok", retyped_daily_dose_mcg="")
+    ).content.decode()
+    assert "Confirmation reason" in errors_of(html)
+    assert "Type the new dose again (mcg/day)" in missing_of(html)
