@@ -190,13 +190,11 @@ class ExplantForm(SurgeryForm):
 class PreviewState:
     """What a live preview of a half-typed form says, beside the dates it shows.
 
-    ``ready``: the values the dates are computed from are all there and valid.
     ``problems``: (field label, message) for values typed wrong, to show as errors.
     ``missing``: labels of fields still empty that saving needs (listed, not shown as errors:
     the user has not reached them yet).
     """
 
-    ready: bool
     problems: list[tuple[str, str]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
@@ -224,7 +222,6 @@ class PreviewFormMixin(forms.BaseForm):
     ) -> PreviewState:
         """Sorts this form's errors and a service's (``errors``, ``still_needed``) into problems
         and missing fields; the missing ones in the form's order."""
-        ready = self.preview_ready()
         missing: set[str] = set()
         problems: list[tuple[str, str]] = []
         for name, messages in [*self.errors.items(), *(errors or {}).items()]:
@@ -240,7 +237,7 @@ class PreviewFormMixin(forms.BaseForm):
             if name in self.fields and not self._is_empty(name):
                 _add_problems(problems, str(self.fields[name].label), messages)
         labels = [str(field.label) for name, field in self.fields.items() if name in missing]
-        return PreviewState(ready=ready, problems=problems, missing=labels)
+        return PreviewState(problems=problems, missing=labels)
 
     def _is_empty(self, name: str) -> bool:
         """Nothing typed (or an unticked box): the user has not got to this field yet."""
