@@ -203,7 +203,9 @@ class ScanQueries:
 
     Compiling them (the watched filter and every row source's subqueries) took longer
     than PostgreSQL took to run them, once per chunk; now a scan of many chunks compiles
-    them once (``spasticity.range_query``) and each chunk only binds its bounds.
+    them once (``spasticity.range_query``) and each chunk only binds its bounds. That helps
+    the in-process scan (``alert_scan``: ``run_alert_scan``, the benchmark); the daily job's
+    Celery tasks run one chunk each, and each compiles its own.
     """
 
     as_of: datetime.date

@@ -19,6 +19,7 @@ from django.shortcuts import render
 
 from alerts.reports import batteries_ending, overdue_refill_count
 from alerts.views import worklist_context
+from appointments.alert_source import not_booked_days
 from appointments.selectors import refill_not_booked_pumps
 from patients.models import PathwayStage
 from patients.selectors import caregivers_by_patient, patients_at_stage, referrals_waiting
@@ -106,7 +107,7 @@ def therapist_sections(request: HttpRequest, today: date, pages: Pages) -> dict[
 
 
 def administrator_sections(request: HttpRequest, today: date, pages: Pages) -> dict[str, Any]:
-    within_days = int(settings.CLINIC["REFILL_NOT_BOOKED_DAYS"])
+    within_days = not_booked_days()  # the refill_not_booked alert's own window
     return {
         "referrals": referrals_waiting(page=pages["referrals"], page_size=HOME_PAGE_SIZE),
         "not_booked_count": refill_not_booked_pumps(as_of=today, within_days=within_days).count(),
