@@ -196,3 +196,20 @@ def test_the_seed_says_what_it_seeded_in_a_few_lines(demo, today):
     assert f"alert scan as of {today:%Y-%m-%d}" in text
     assert "past alarm date" in text and "refill overdue" in text and "battery end of life" in text
     assert all(username in demo for username in ("doctor", "nurse", "therapist", "surgeon", "admin"))
+
+
+def test_every_demo_trial_dose_is_what_the_trial_form_would_suggest(demo):
+    """The demo escalates by the product's rule (``trials.escalation``), not one of its own:
+    the first bolus by the child's size and age that day, each later one after the negative before."""
+    from trials.escalation import PreviousTrial, is_very_small_child, next_bolus
+
+    checked = 0
+    for patient in Patient.objects.prefetch_related("trials"):
+        previous = None
+        for trial in sorted(patient.trials.all(), key=lambda t: (t.performed_on, t.pk)):
+            on = trial.performed_on
+            small = is_very_small_child(weight_kg=patient.weight_kg, birth_date=patient.birth_date, on=on)
+            assert trial.bolus_dose_mcg == next_bolus(previous, very_small_child=small).dose_mcg, patient.mrn
+            previous = PreviousTrial(trial.performed_on, trial.bolus_dose_mcg, trial.outcome)
+            checked += 1
+    assert checked >= 60

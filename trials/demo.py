@@ -10,14 +10,18 @@ staff who did it.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import User
 
+from patients.demo import ADULT_AGE_YEARS
 from patients.models import Diagnosis, Patient, Sex
 from trials import services
+from trials.escalation import ESCALATION_MCG, PreviousTrial, age_in_years, is_very_small_child, next_bolus
 from trials.models import Goal, Trial
+from trials.selectors import GOAL_REVIEW_INTERVAL_DAYS
 from trials.services import ToneCell
 
 TEAM = "Dr D. Doyle (rehab), N. Nash (pump nurse), P. Parker (PT)"
@@ -41,7 +45,6 @@ WORKUP_BASELINE = {"hip_adductors": ("3", "3"), "gastrocsoleus": ("2", "1+")}
 WORKUP_RESPONDS = {240: {"hip_adductors": ("1+", "1"), "gastrocsoleus": ("1", "1")}}
 WORKUP_NO_RESPONSE = {240: {"hip_adductors": ("3", "2"), "gastrocsoleus": ("2", "1+")}}
 # "25 mcg may be used for very small patients" (the Lioresal label); 50 mcg otherwise.
-SMALL_CHILD_KG = Decimal(16)
 
 
 def _cells(by_minutes: Grades) -> list[ToneCell]:
@@ -146,8 +149,8 @@ SELF_CARE = GoalText(
 
 def goal_texts(patient: Patient, *, on: dt.date) -> list[GoalText]:
     """Three goals that fit the patient: a child's care and seating, a walker's walking, an adult's own."""
-    age_years = (on - patient.birth_date).days / 365.25
-    if age_years < 18:
+    age_years = age_in_years(patient.birth_date, on)
+    if age_years < ADULT_AGE_YEARS:
         if patient.gmfcs_level is not None and patient.gmfcs_level >= 4:
             return [SEATING, EASIER_CARE, CHILD_SLEEP]
         return [WALKING, CHILD_SLEEP, SEATING]
@@ -204,12 +207,14 @@ def seed_trials(*, staff: dict[str, User], patients: list[Patient], today: dt.da
         seeders[index % len(seeders)](patient, round_=index // len(seeders), staff=staff, today=today)
 
 
-def _trial(patient: Patient, on: dt.date, dose: str, *, round_: int, staff: dict[str, User], today: dt.date) -> Trial:
+def _trial(
+    patient: Patient, on: dt.date, dose: Decimal, *, round_: int, staff: dict[str, User], today: dt.date
+) -> Trial:
     trial = Trial(
         patient=patient,
         performed_on=on,
         planned_start_time=dt.time(7 + round_ % 3, 30),
-        bolus_dose_mcg=Decimal(dose),
+        bolus_dose_mcg=dose,
         route="lumbar_catheter" if round_ % 2 else "lumbar_puncture",
         team_present=TEAM,
     )
@@ -217,29 +222,33 @@ def _trial(patient: Patient, on: dt.date, dose: str, *, round_: int, staff: dict
 
 
 def _seed_planned(patient: Patient, *, round_: int, staff: dict[str, User], today: dt.date) -> None:
-    _trial(patient, today + dt.timedelta(days=round_), "50", round_=round_, staff=staff, today=today)
+    on = today + dt.timedelta(days=round_)
+    _trial(patient, on, _bolus_after(patient, None, on=on), round_=round_, staff=staff, today=today)
 
 
 def _seed_done(patient: Patient, *, round_: int, staff: dict[str, User], today: dt.date) -> None:
-    trial = _trial(patient, today - dt.timedelta(days=1 + round_), "50", round_=round_, staff=staff, today=today)
+    on = today - dt.timedelta(days=1 + round_)
+    trial = _trial(patient, on, _bolus_after(patient, None, on=on), round_=round_, staff=staff, today=today)
     _score(trial, {60: RESPONDS[60], 120: RESPONDS[120]}, staff=staff, today=today)
 
 
 def _seed_awaiting_implant(patient: Patient, *, round_: int, staff: dict[str, User], today: dt.date) -> None:
-    day = today - dt.timedelta(days=15 + 7 * round_)
-    first = _trial(patient, day, "50", round_=round_, staff=staff, today=today)
+    (day, first_bolus), (next_day, second_bolus) = _escalation(patient, today - dt.timedelta(days=15 + 7 * round_), 2)
+    first = _trial(patient, day, first_bolus, round_=round_, staff=staff, today=today)
     _score(first, NO_RESPONSE, staff=staff, today=today)
-    _signed(first, "negative", "No useful change at 50 mcg; escalate to 75 mcg.", staff=staff, today=today)
-    second = _trial(patient, day + dt.timedelta(days=1), "75", round_=round_, staff=staff, today=today)
+    note = f"No useful change at {first_bolus} mcg; escalate to {second_bolus} mcg."
+    _signed(first, "negative", note, staff=staff, today=today)
+    second = _trial(patient, next_day, second_bolus, round_=round_, staff=staff, today=today)
     _score(second, RESPONDS, staff=staff, today=today)
     _signed(second, "positive", "Clear drop at 4 h, easier seating; family keen.", staff=staff, today=today)
     _goals(patient, set_on=day + dt.timedelta(days=1), staff=staff, today=today)
 
 
 def _seed_not_candidate(patient: Patient, *, round_: int, staff: dict[str, User], today: dt.date) -> None:
+    # Negative at every step up to the top of the escalation: not a candidate.
     first_day = today - dt.timedelta(days=30 + 7 * round_)
-    for offset, dose in enumerate(("50", "75", "100")):
-        on = first_day + dt.timedelta(days=offset)
+    top = len([dose for dose in ESCALATION_MCG if dose >= _bolus_after(patient, None, on=first_day)])
+    for on, dose in _escalation(patient, first_day, top):
         trial = _trial(patient, on, dose, round_=round_, staff=staff, today=today)
         _score(trial, NO_RESPONSE, staff=staff, today=today)
         _signed(trial, "negative", f"No response at {dose} mcg.", staff=staff, today=today)
@@ -248,9 +257,27 @@ def _seed_not_candidate(patient: Patient, *, round_: int, staff: dict[str, User]
 # --- The work-up of a patient who has a pump ------------------------------------------
 
 
-def first_bolus_mcg(patient: Patient) -> Decimal:
-    small = patient.weight_kg is not None and patient.weight_kg < SMALL_CHILD_KG
-    return Decimal(25) if small else Decimal(50)
+def _bolus_after(patient: Patient, previous: PreviousTrial | None, *, on: dt.date) -> Decimal:
+    """The next bolus of the escalation, by the product's own rule (``trials.escalation``):
+    what the trial form suggests for this patient on that day."""
+    small = is_very_small_child(weight_kg=patient.weight_kg, birth_date=patient.birth_date, on=on)
+    dose = next_bolus(previous, very_small_child=small).dose_mcg
+    if dose is None:
+        raise ValueError(f"No further trial for {patient.mrn} after {previous}: the demo asked for one.")
+    return dose
+
+
+def _escalation(patient: Patient, first_on: dt.date, trials: int) -> list[tuple[dt.date, Decimal]]:
+    """``trials`` trials on consecutive days from ``first_on``, each the escalation's next bolus
+    after the one before was signed negative."""
+    steps: list[tuple[dt.date, Decimal]] = []
+    previous = None
+    for offset in range(trials):
+        on = first_on + dt.timedelta(days=offset)
+        bolus = _bolus_after(patient, previous, on=on)
+        steps.append((on, bolus))
+        previous = PreviousTrial(on, bolus, "negative")
+    return steps
 
 
 def seed_workup(
@@ -267,13 +294,12 @@ def seed_workup(
 
     Returns the positive trial, whose bolus the pump's starting dose is suggested from.
     """
-    bolus = first_bolus_mcg(patient)
-    on = first_trial_on
-    if escalate:
+    steps = _escalation(patient, first_trial_on, 2 if escalate else 1)
+    for (on, bolus), (_next_on, next_bolus_mcg) in itertools.pairwise(steps):
         first = _workup_trial(patient, on, bolus, WORKUP_NO_RESPONSE, staff=staff, today=today)
-        note = f"No useful change at {bolus} mcg; escalate to {bolus + 25} mcg tomorrow."
+        note = f"No useful change at {bolus} mcg; escalate to {next_bolus_mcg} mcg tomorrow."
         _signed(first, "negative", note, staff=staff, today=today)
-        on, bolus = on + dt.timedelta(days=1), bolus + 25
+    on, bolus = steps[-1]
     positive = _workup_trial(patient, on, bolus, WORKUP_RESPONDS, staff=staff, today=today)
     note = f"Clear drop in tone at 4 h after {bolus} mcg; goals agreed with the family; list for implant."
     _signed(positive, "positive", note, staff=staff, today=today)
@@ -301,12 +327,13 @@ def _workup_trial(
 def review_dates(implant_on: dt.date, today: dt.date) -> list[dt.date]:
     """When the goals are reviewed: at the first titration visits after a recent implant;
     otherwise at three months, and again at a year when that has passed."""
-    if (today - implant_on).days < 90:
-        return [implant_on + dt.timedelta(days=14)]
-    dates = [implant_on + dt.timedelta(days=90)]
-    if (today - implant_on).days >= 395:
-        dates.append(implant_on + dt.timedelta(days=365))
-    return dates
+    if (today - implant_on).days < GOAL_REVIEW_INTERVAL_DAYS:
+        dates = [implant_on + dt.timedelta(days=14)]
+    else:
+        dates = [implant_on + dt.timedelta(days=GOAL_REVIEW_INTERVAL_DAYS)]
+        if (today - implant_on).days >= 365 + 30:
+            dates.append(implant_on + dt.timedelta(days=365))
+    return [on for on in dates if on <= today]  # never a review still to come
 
 
 def _reviewed_goals(
@@ -319,5 +346,6 @@ def _reviewed_goals(
     for index, text in enumerate(goal_texts(patient, on=set_on)[:2]):
         goal = _goal(patient, text, set_on=set_on, by=therapist)
         for step, reviewed_on in enumerate(dates if index == 0 else dates[:1]):
-            level = min(2, (patient.pk + index) % 2 - 1 + step)
+            # Where each goal starts (−1 or 0) follows the MRN, not the database id: every demo is the same.
+            level = (int(patient.mrn[-1]) + index) % 2 - 1 + step
             services.goal_review_add(goal, by=therapist, reviewed_on=reviewed_on, level=level)
