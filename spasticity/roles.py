@@ -115,7 +115,8 @@ def staff_label(user: Any) -> str:
     so a list of people prefetches ``groups`` to label them all in one query.
     """
     name = str(user.get_full_name() or user.username)
-    roles = [ROLE_LABELS[role] for role in Role if role in roles_of(user)]
+    held = roles_of(user)
+    roles = [ROLE_LABELS[role] for role in Role if role in held]
     return f"{name} ({', '.join(roles)})" if roles else name
 
 
