@@ -36,7 +36,7 @@ from alerts.overdue import (
     report_order_sql,
 )
 from appointments.selectors import booked_refill_on
-from patients.models import Caregiver
+from patients.selectors import caregivers_with_phones
 from pumps import dosing
 from pumps.models import DoseChange, Pump, Refill
 from pumps.projection import (
@@ -47,7 +47,6 @@ from pumps.projection import (
     pumps_emptied_after,
 )
 from spasticity.clinic import dosing_settings
-from spasticity.id_lists import ids_in
 from spasticity.lists import GROUP_PAGE_SIZE, GroupPage, queryset_page
 
 __all__ = ["NO_PROJECTION", "OVERDUE", "OVERDUE_STATUSES", "PAST_ALARM"]
@@ -287,11 +286,8 @@ def _add_caregiver_phones(rows: list[Row]) -> None:
     The nurse calls the family about an overdue pump, so the report carries the numbers.
     """
     phones: dict[int, list[str]] = {}
-    caregivers = (
-        Caregiver.objects.active()
-        .filter(patient_id__in=ids_in(row["patient"] for row in rows))
-        .order_by("patient_id", "-is_legal_guardian", "name", "pk")
-        .values_list("patient_id", "name", "relationship", "phone")
+    caregivers = caregivers_with_phones(row["patient"] for row in rows).values_list(
+        "patient_id", "name", "relationship", "phone"
     )
     for patient_id, name, relationship, phone in caregivers:
         phones.setdefault(patient_id, []).append(f"{name} ({relationship}): {phone}")

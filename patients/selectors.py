@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from patients.models import Caregiver, Patient, Referral
 from patients.search import patient_search
+from spasticity.id_lists import ids_in
 from spasticity.lists import GROUP_PAGE_SIZE, GroupPage, queryset_page
 from trials.escalation import age_in_years
 
@@ -257,14 +258,25 @@ def referrals_waiting(*, page: int = 1, page_size: int = GROUP_PAGE_SIZE) -> Gro
     )
 
 
+def caregivers_with_phones(patient_ids: Iterable[int]) -> QuerySet[Caregiver]:
+    """The caregivers (not voided) of these patients who gave a phone number, by patient, legal
+    guardians first: one definition for the lists' ``tel:`` links and the reports' phone column."""
+    return (
+        Caregiver.objects.active()
+        .filter(patient_id__in=ids_in(patient_ids))
+        .exclude(phone="")
+        .order_by("patient_id", "-is_legal_guardian", "name", "pk")
+    )
+
+
 def caregivers_by_patient(patient_ids: Iterable[int]) -> dict[int, list[Caregiver]]:
-    """The caregivers (not voided) of these patients, legal guardians first: one query for a
-    whole page, so a list can put every family's phone number one tap away."""
+    """``caregivers_with_phones`` by patient: one query for a whole page, so a list can put every
+    family's phone number one tap away."""
     by_patient: dict[int, list[Caregiver]] = defaultdict(list)
     ids = set(patient_ids)
     if not ids:
         return {}
-    caregivers = Caregiver.objects.active().filter(patient_id__in=ids).exclude(phone="")
+    caregivers = caregivers_with_phones(ids)
     for caregiver in caregivers.only("patient_id", "name", "relationship", "phone", "is_legal_guardian"):
         by_patient[caregiver.patient_id].append(caregiver)
     return dict(by_patient)
