@@ -23,7 +23,11 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 
 from patients.models import Diagnosis, Patient, Referral, Sex
+from patients.services import caregiver_save, oral_medicine_save, patient_save, referral_decide, referral_save
 from spasticity.roles import Role
+
+# The "why" of every record the demo writes through the services.
+DEMO_REASON = "Demo caseload"
 
 DEMO_STAFF = {
     Role.REHAB_DOCTOR: ("doctor", "Dana", "Doyle"),
@@ -323,9 +327,12 @@ def seed_patients(
 
 
 def _create_patient(person: Person, *, doctor: User | None, nurse: User, people: People, today: dt.date) -> Patient:
+    """The patient, one caregiver and their oral baclofen, registered by the pump nurse through the
+    services (audited with who and why, the care team checked). The factories only fill in an MRN
+    and a phone number; they save nothing."""
     from tests.factories import CaregiverFactory, OralMedicineFactory, PatientFactory
 
-    patient: Patient = PatientFactory.create(
+    patient: Patient = PatientFactory.build(
         given_name=person.given_name,
         family_name=person.family_name,
         birth_date=person.birth_date,
@@ -337,9 +344,14 @@ def _create_patient(person: Person, *, doctor: User | None, nurse: User, people:
         assigned_doctor=doctor,
         assigned_nurse=nurse,
     )
+    patient_save(patient, by=nurse, reason=DEMO_REASON)
     name, relationship, guardian = _caregiver(person, people, today=today)
-    CaregiverFactory(patient=patient, name=name, relationship=relationship, is_legal_guardian=guardian)
-    OralMedicineFactory(patient=patient, dose_description=_oral_baclofen(person, today=today))
+    caregiver = CaregiverFactory.build(
+        patient=patient, name=name, relationship=relationship, is_legal_guardian=guardian
+    )
+    caregiver_save(caregiver, by=nurse, reason=DEMO_REASON)
+    medicine = OralMedicineFactory.build(patient=patient, dose_description=_oral_baclofen(person, today=today))
+    oral_medicine_save(medicine, by=nurse, reason=DEMO_REASON)
     return patient
 
 
@@ -382,25 +394,30 @@ def _referring_service(person: Person, on: dt.date) -> str:
 
 def _accepted_referral(patient: Patient, person: Person, *, before: dt.date, doctor: User, rng: random.Random) -> None:
     """Received two to seven months before the first trial, accepted two to eight weeks later."""
+    received_on = before - dt.timedelta(days=rng.randint(70, 210))
+    referral = _received_referral(patient, person, received_on=received_on, by=doctor)
+    referral_decide(
+        referral, by=doctor, status=Referral.Status.ACCEPTED, today=received_on + dt.timedelta(days=rng.randint(14, 56))
+    )
+
+
+def _received_referral(patient: Patient, person: Person, *, received_on: dt.date, by: User) -> Referral:
+    """A new referral, recorded through ``referral_save`` (the factory only names the referring clinician)."""
     from tests.factories import ReferralFactory
 
-    received_on = before - dt.timedelta(days=rng.randint(70, 210))
-    ReferralFactory(
+    referral: Referral = ReferralFactory.build(
         patient=patient,
         received_on=received_on,
         referring_service=_referring_service(person, received_on),
         reason=REFERRAL_REASONS[person.diagnosis],
-        status=Referral.Status.ACCEPTED,
-        decided_on=received_on + dt.timedelta(days=rng.randint(14, 56)),
-        decided_by=doctor,
     )
+    return referral_save(referral, by=by, reason=DEMO_REASON)
 
 
 def seed_referral_stages(*, staff: dict[str, User], today: dt.date, people: People | None = None) -> None:
     """New referrals waiting in the inbox, and one declined."""
-    from tests.factories import ReferralFactory
-
     people = people or People(seed=2027)
+    doctor = staff["rehab_doctor"]
     for index, days_ago in enumerate((2, 5, 9)):
         received_on = today - dt.timedelta(days=days_ago)
         # Their first trial would be a couple of months away: an age that fits it.
@@ -409,24 +426,15 @@ def seed_referral_stages(*, staff: dict[str, User], today: dt.date, people: Peop
             first_trial_on=today + dt.timedelta(days=60),
             today=today,
         )
-        new_patient = _create_patient(
-            person, doctor=staff["rehab_doctor"], nurse=staff["pump_nurse"], people=people, today=today
-        )
-        ReferralFactory(
-            patient=new_patient,
-            received_on=received_on,
-            referring_service=_referring_service(person, received_on),
-            reason=REFERRAL_REASONS[person.diagnosis],
-        )
+        new_patient = _create_patient(person, doctor=doctor, nurse=staff["pump_nurse"], people=people, today=today)
+        _received_referral(new_patient, person, received_on=received_on, by=staff["pump_nurse"])
     person = people.person(diagnosis=Diagnosis.CEREBRAL_PALSY, first_trial_on=today, today=today)
     declined = _create_patient(person, doctor=None, nurse=staff["pump_nurse_2"], people=people, today=today)
-    ReferralFactory(
-        patient=declined,
-        received_on=today - dt.timedelta(days=60),
-        referring_service=_referring_service(person, today),
-        reason=REFERRAL_REASONS[person.diagnosis],
+    referral = _received_referral(declined, person, received_on=today - dt.timedelta(days=60), by=staff["pump_nurse_2"])
+    referral_decide(
+        referral,
+        by=doctor,
         status=Referral.Status.DECLINED,
         decline_reason="Family chose to continue oral medicines and botulinum toxin for now.",
-        decided_on=today - dt.timedelta(days=40),
-        decided_by=staff["rehab_doctor"],
+        today=today - dt.timedelta(days=40),
     )

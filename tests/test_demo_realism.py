@@ -213,3 +213,15 @@ def test_every_demo_trial_dose_is_what_the_trial_form_would_suggest(demo):
             previous = PreviousTrial(trial.performed_on, trial.bolus_dose_mcg, trial.outcome)
             checked += 1
     assert checked >= 60
+
+
+def test_every_demo_record_was_written_by_a_member_of_staff_with_a_reason(demo):
+    """The demo writes through the services: each record's first history row names who and why."""
+    from patients.models import Caregiver, OralMedicine
+
+    for model in (Patient, Caregiver, OralMedicine, Referral):
+        created = model.history.filter(history_type="+")
+        assert created.count() == model.objects.count() > 0, model
+        assert not created.filter(history_user__isnull=True).exists(), model
+        assert not created.filter(history_change_reason__in=["", None]).exists(), model
+    assert Referral.objects.filter(status=Referral.Status.ACCEPTED, decided_by__isnull=False).exists()
