@@ -10,6 +10,7 @@ and refreshes the patient's pathway stage.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
@@ -498,29 +499,20 @@ def dose_change_preview(
     refills, dose_changes = _records(pump)
     if explanted := _not_explanted(pump, "changed_on"):
         return DoseChangeDraft(DoseChange(pump=pump), _current_daily_dose(dose_changes), None, explanted)
-    reference = _dose_reference(pump.patient_id, dose_changes, changed_on)
-    draft = _dose_change_draft(
+    draft_with = functools.partial(
+        _dose_change_draft,
         pump,
         refills,
         dose_changes,
         changed_on=changed_on,
         program=program,
-        reference=reference,
-        # The preview shows the confirmation need as a warning, not as an error.
-        require_confirmation=False,
+        reference=_dose_reference(pump.patient_id, dose_changes, changed_on),
     )
+    # The preview shows the confirmation need as a warning, not as an error.
+    draft = draft_with(require_confirmation=False)
     # The same checks as the page's save (at the pump), without the projection: what they add is
     # still needed. Listed even while another field is wrong, so nothing comes as a surprise at Save.
-    at_save = _dose_change_draft(
-        pump,
-        refills,
-        dose_changes,
-        changed_on=changed_on,
-        program=program,
-        reference=reference,
-        project=False,
-        require_programmer=True,
-    )
+    at_save = draft_with(project=False, require_programmer=True)
     if require_retyped_dose:  # the hard stop is known from the projected draft
         _merge(at_save.errors, _retyped_dose_errors(draft, retyped_daily_dose_mcg))
     draft.still_needed = _added_errors(at_save.errors, draft.errors)
